@@ -1,0 +1,86 @@
+"""Errors a user can catch, and the one place internal failures are reported.
+
+Hierarchy::
+
+    TracepondError
+    ├── ConfigError (also ValueError)        a bad argument or TRACEPOND_* value
+    ├── StoreError                           the store cannot be used
+    │   ├── StoreLockedError                 another process holds the file, retries ran out
+    │   ├── NotAStoreError                   the file exists and is not a tracepond store
+    │   └── SchemaVersionError               written by a newer tracepond
+    ├── QueryError (also ValueError)         a malformed filter or refused SQL
+    ├── NotFoundError (also LookupError)     no trace / run / model with that id
+    └── ProviderNotInstalledError (also ImportError)   autolog(providers=[...]) without the package
+
+Instrumentation never breaks the application: a failure inside tracepond is passed to
+``log_internal_error`` which logs it once per call site and swallows it. Under tracepond's own
+tests (``TRACEPOND_RAISE_INTERNAL_ERRORS=1``) it re-raises, so bugs fail tests instead of hiding.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+logger = logging.getLogger("tracepond")
+
+
+class TracepondError(Exception):
+    """Base class of every error tracepond raises on purpose."""
+
+
+class ConfigError(TracepondError, ValueError):
+    """A configuration argument or environment variable has a value tracepond cannot use."""
+
+
+class StoreError(TracepondError):
+    """The store file cannot be opened, read or written."""
+
+
+class StoreLockedError(StoreError):
+    """Another process held the store's lock for longer than the retry budget."""
+
+
+class NotAStoreError(StoreError):
+    """The path holds a file that is not a tracepond store; it is left untouched."""
+
+
+class SchemaVersionError(StoreError):
+    """The store was written by a newer tracepond whose schema this version does not know."""
+
+
+class QueryError(TracepondError, ValueError):
+    """A search filter or SQL statement was malformed or not allowed."""
+
+
+class NotFoundError(TracepondError, LookupError):
+    """No trace, run or model has the given id or name."""
+
+
+class ProviderNotInstalledError(TracepondError, ImportError):
+    """autolog was asked for a provider whose client library is not installed."""
+
+
+_reported: set[str] = set()
+
+
+def _raise_internal_errors() -> bool:
+    return os.environ.get("TRACEPOND_RAISE_INTERNAL_ERRORS", "") not in ("", "0", "false")
+
+
+def log_internal_error(where: str) -> None:
+    """Report the exception being handled as a tracepond bug, once per ``where``.
+
+    Call it from an ``except`` block. The application keeps running with less telemetry.
+    """
+    if _raise_internal_errors():
+        raise  # noqa: PLE0704 - re-raise the active exception under tracepond's tests
+    if where in _reported:
+        return
+    _reported.add(where)
+    logger.warning(
+        "tracepond internal error in %s; your code is still running, with less telemetry.",
+        where,
+        exc_info=sys.exc_info(),
+    )
