@@ -41,6 +41,8 @@ GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 ERROR_TYPE = "error.type"
+HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
+GEN_AI_TOKEN_TYPE = "gen_ai.token.type"  # metric attribute: 'input' | 'output'
 
 # Attributes that carry message content: exported over OTLP only when the user opts in.
 GEN_AI_CONTENT_ATTRIBUTES = frozenset(
@@ -61,6 +63,7 @@ METADATA = "tracepond.metadata"  # JSON object text, merged like tags
 COST_USD = "tracepond.cost.usd"  # float, dollars
 COST_SOURCE = "tracepond.cost.source"  # where the price came from: 'builtin:openai@2026-11', 'user'
 USAGE_SOURCE = "tracepond.usage.source"  # 'provider', 'stream_options', 'x_groq', 'headers'
+STREAM_OUTCOME = "tracepond.stream.outcome"  # how a stream ended: complete|stopped|closed|abandoned|error
 CONTENT_DROPPED = "tracepond.content.dropped"  # True when the redaction hook dropped content
 TRUNCATED = "tracepond.truncated"  # True when an input or output hit the size cap
 
