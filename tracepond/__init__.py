@@ -16,6 +16,9 @@ _EXPORTS: dict[str, str] = {
     # configuration
     "configure": "tracepond.config:configure",
     # tracing
+    "DROP": "tracepond.tracing.serialize:DROP",
+    "ContextThreadPoolExecutor": "tracepond.tracing.context:ContextThreadPoolExecutor",
+    "LiveSpan": "tracepond.tracing.spans:LiveSpan",
     "SpanType": "tracepond.tracing.span_types:SpanType",
     "flush": "tracepond.tracing.provider:flush",
     "get_current_span": "tracepond.tracing.spans:get_current_span",
@@ -23,6 +26,7 @@ _EXPORTS: dict[str, str] = {
     "start_span": "tracepond.tracing.spans:start_span",
     "trace": "tracepond.tracing.decorator:trace",
     "update_current_trace": "tracepond.tracing.spans:update_current_trace",
+    "wrap_with_context": "tracepond.tracing.context:wrap_with_context",
     # autolog
     "autolog": "tracepond.autolog:autolog",
     # query API
@@ -58,9 +62,13 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.store.query import get_trace as get_trace
     from tracepond.store.query import search_traces as search_traces
     from tracepond.store.query import sql as sql
+    from tracepond.tracing.context import ContextThreadPoolExecutor as ContextThreadPoolExecutor
+    from tracepond.tracing.context import wrap_with_context as wrap_with_context
     from tracepond.tracing.decorator import trace as trace
     from tracepond.tracing.provider import flush as flush
+    from tracepond.tracing.serialize import DROP as DROP
     from tracepond.tracing.span_types import SpanType as SpanType
+    from tracepond.tracing.spans import LiveSpan as LiveSpan
     from tracepond.tracing.spans import get_current_span as get_current_span
     from tracepond.tracing.spans import get_current_trace_id as get_current_trace_id
     from tracepond.tracing.spans import start_span as start_span
