@@ -1,0 +1,274 @@
+"""Spans and GenAI metrics to any OpenTelemetry collector over OTLP (HTTP/protobuf or gRPC).
+
+``build_span_processor(settings)`` is what the tracing provider attaches when an endpoint is
+configured. It returns an :class:`OtlpSpanProcessor`: a bounded in-memory queue filled by the
+application's threads (``on_end`` only appends, never waits) and drained by one worker thread
+that exports batches through the opentelemetry-exporter-otlp exporters.
+
+A collector that is down, slow or refusing costs the application nothing but queue slots:
+
+- each batch is sent by the OTel exporter, which retries transient failures with exponential
+  backoff until its own timeout (``OTEL_EXPORTER_OTLP_TRACES_TIMEOUT``, 10 s by default);
+- a batch that still failed is kept and retried by the worker with its own backoff (1 s doubling
+  to 30 s) for up to ``retry_budget_s``; after that it is dropped and counted;
+- while a batch waits, new spans fill the queue; a span that finds the queue full is dropped and
+  counted (``otlp_queue_full``), so the application's memory stays bounded;
+- when the collector answers again the kept batch goes first, then the queue drains.
+
+``otlp_drop_counts()`` returns the counts for ``tracepond doctor``.
+
+Message content (``CONTENT_ATTRIBUTES``) leaves the process only when the user opted in
+(``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` or ``configure(export_content=True)``);
+otherwise it is stripped from the exported copy, and a single log line says how to turn it on.
+
+Endpoints follow the OTLP exporter specification: ``otlp_endpoint`` and
+``OTEL_EXPORTER_OTLP_ENDPOINT`` are base URLs to which HTTP adds ``/v1/traces`` (and
+``/v1/metrics``); ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` is used as it is. Headers, timeout,
+compression and certificates not given to ``configure`` are read from the standard variables by
+the OTel exporters themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from tracepond.errors import ConfigError
+from tracepond.exporters.otlp_queue import (
+    AT_SHUTDOWN,
+    EXPORT_FAILED,
+    QUEUE_FULL,
+    ExportStats,
+    OtlpSpanProcessor,
+    otlp_drop_counts,
+    otlp_export_stats,
+)
+from tracepond.tracing.attributes import CONTENT_ATTRIBUTES
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics.export import MetricReader
+
+    from tracepond.config import Settings
+
+__all__ = [
+    "AT_SHUTDOWN",
+    "EXPORT_FAILED",
+    "QUEUE_FULL",
+    "ContentFilteringExporter",
+    "ExportStats",
+    "OtlpSpanProcessor",
+    "build_exporter",
+    "build_metric_reader",
+    "build_span_processor",
+    "otlp_drop_counts",
+    "otlp_export_stats",
+]
+
+logger = logging.getLogger("tracepond.otlp")
+
+# Variables read here; tracepond.config reads the traces ones, the OTel exporters the rest
+# (OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT, _COMPRESSION, _CERTIFICATE, _INSECURE).
+OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+OTEL_METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
+CAPTURE_CONTENT_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+
+HTTP_PROTOBUF = "http/protobuf"
+GRPC = "grpc"
+PROTOCOLS = (HTTP_PROTOBUF, GRPC)
+
+CONTENT_NOTICE = (
+    "tracepond: message content (%s) is kept in the local store but not sent over OTLP. "
+    "To export it too, set %s=true or call tracepond.configure(export_content=True)."
+)
+
+
+# --- settings -> exporter arguments ----------------------------------------------------------
+
+
+def traces_url(settings: Settings) -> str | None:
+    """Where spans go: the traces endpoint as given, else the base URL (+ /v1/traces for HTTP)."""
+    return settings.otlp_traces_url
+
+
+def metrics_url(settings: Settings) -> str | None:
+    """Where metrics go: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT as given, else the base URL
+    (+ /v1/metrics for HTTP); None when only a traces endpoint is configured."""
+    specific = os.environ.get(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, "").strip()
+    if specific:
+        return specific
+    if settings.otlp_endpoint is None:
+        return None
+    if metrics_protocol(settings) == GRPC:
+        return settings.otlp_endpoint
+    return settings.otlp_endpoint.rstrip("/") + "/v1/metrics"
+
+
+def metrics_protocol(settings: Settings) -> str:
+    value = os.environ.get(OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, "").strip().lower()
+    if not value:
+        return settings.otlp_protocol
+    if value not in PROTOCOLS:
+        raise ConfigError(
+            f"{OTEL_EXPORTER_OTLP_METRICS_PROTOCOL}={value!r}: expected one of {', '.join(PROTOCOLS)}"
+        )
+    return value
+
+
+def exporter_headers(settings: Settings) -> dict[str, str] | None:
+    """configure()/OTEL_*_HEADERS headers; None lets the OTel exporter read its variables."""
+    return dict(settings.otlp_headers) or None
+
+
+def build_span_exporter(settings: Settings) -> SpanExporter | None:
+    """The OTel OTLP span exporter for the configured protocol, or None without an endpoint."""
+    endpoint = traces_url(settings)
+    if endpoint is None:
+        return None
+    headers = exporter_headers(settings)
+    if settings.otlp_protocol == GRPC:
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcSpanExporter,
+        )
+
+        return GrpcSpanExporter(endpoint=endpoint, headers=headers)
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpSpanExporter,
+    )
+
+    return HttpSpanExporter(endpoint=endpoint, headers=headers)
+
+
+def build_exporter(settings: Settings) -> SpanExporter | None:
+    """The OTLP span exporter, wrapped so content leaves only when ``export_content`` says so."""
+    exporter = build_span_exporter(settings)
+    if exporter is None or settings.export_content:
+        return exporter
+    return ContentFilteringExporter(exporter)
+
+
+def build_span_processor(settings: Settings) -> SpanProcessor | None:
+    """The processor the tracing provider attaches; None when no OTLP endpoint is configured.
+
+    Queue size, batch size and flush interval are the store's (``TRACEPOND_QUEUE_SIZE``,
+    ``TRACEPOND_BATCH_SIZE``, ``TRACEPOND_FLUSH_INTERVAL``): one batch is one OTLP request.
+    """
+    exporter = build_exporter(settings)
+    if exporter is None:
+        return None
+    return OtlpSpanProcessor(
+        exporter,
+        max_queue_size=settings.queue_size,
+        max_batch_size=settings.batch_size,
+        schedule_delay_s=settings.flush_interval_s,
+    )
+
+
+def build_metric_reader(settings: Settings) -> MetricReader | None:
+    """A periodic OTLP metric reader for the GenAI metrics, or None without an endpoint.
+
+    The interval is ``OTEL_METRIC_EXPORT_INTERVAL`` (milliseconds, 60000 by default).
+    """
+    endpoint = metrics_url(settings)
+    if endpoint is None:
+        return None
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    headers = exporter_headers(settings)
+    exporter: Any
+    if metrics_protocol(settings) == GRPC:
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter as GrpcMetricExporter,
+        )
+
+        exporter = GrpcMetricExporter(endpoint=endpoint, headers=headers)
+    else:
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+            OTLPMetricExporter as HttpMetricExporter,
+        )
+
+        exporter = HttpMetricExporter(endpoint=endpoint, headers=headers)
+    interval_ms = float(os.environ.get(OTEL_METRIC_EXPORT_INTERVAL) or 60000)
+    return PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms)
+
+
+# --- content opt-in --------------------------------------------------------------------------
+
+
+class ContentFilteringExporter(SpanExporter):
+    """Sends copies of the spans without message content; the local store keeps the originals."""
+
+    _noticed = False  # one notice per process, however many exporters are built
+    _notice_lock = threading.Lock()
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        stripped_names: set[str] = set()
+        copies = [strip_content(span, stripped_names) for span in spans]
+        if stripped_names:
+            self._notice_once(stripped_names)
+        return self.inner.export(copies)
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+    @classmethod
+    def _notice_once(cls, names: set[str]) -> None:
+        with cls._notice_lock:
+            if cls._noticed:
+                return
+            cls._noticed = True
+        logger.warning(CONTENT_NOTICE, ", ".join(sorted(names)), CAPTURE_CONTENT_VARIABLE)
+
+
+def strip_content(span: ReadableSpan, stripped_names: set[str]) -> ReadableSpan:
+    """A copy of ``span`` without content attributes (on the span and its events)."""
+    attributes = span.attributes or {}
+    if not any(name in CONTENT_ATTRIBUTES for name in attributes) and not _events_have_content(
+        span.events
+    ):
+        return span
+    kept = _without_content(attributes, stripped_names)
+    events = [
+        Event(event.name, _without_content(event.attributes or {}, stripped_names), event.timestamp)
+        for event in span.events
+    ]
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=kept,
+        events=events,
+        links=span.links,
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def _events_have_content(events: Sequence[Any]) -> bool:
+    return any(name in CONTENT_ATTRIBUTES for event in events for name in (event.attributes or {}))
+
+
+def _without_content(attributes: Mapping[str, Any], stripped_names: set[str]) -> dict[str, Any]:
+    kept: dict[str, Any] = {}
+    for name, value in attributes.items():
+        if name in CONTENT_ATTRIBUTES:
+            stripped_names.add(name)
+        else:
+            kept[name] = value
+    return kept

@@ -1,0 +1,292 @@
+"""The bounded, never-blocking span queue in front of an OTLP exporter, and its drop counts.
+
+The application's threads only append to a bounded deque (``on_end``); one worker thread takes
+batches and exports them, so a collector that is down or slow costs the caller nothing but queue
+slots. A batch the OTel exporter gave up on (after its own retries) is kept and retried with
+exponential backoff for up to ``retry_budget_s``; meanwhile new spans that find the queue full are
+dropped and counted. ``otlp_drop_counts()`` sums the counts over the process for ``tracepond
+doctor``.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from tracepond.errors import log_internal_error
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import Span
+
+logger = logging.getLogger("tracepond.otlp")
+
+# Drop reasons, as they appear in otlp_drop_counts() and `tracepond doctor`.
+QUEUE_FULL = "otlp_queue_full"
+EXPORT_FAILED = "otlp_export_failed"
+AT_SHUTDOWN = "otlp_at_shutdown"
+
+
+@dataclass
+class ExportStats:
+    """What one process has sent, and dropped with the reason, since it started."""
+
+    exported: int = 0
+    failed_attempts: int = 0
+    dropped_queue_full: int = 0
+    dropped_export_failed: int = 0
+    dropped_at_shutdown: int = 0
+
+    def drops(self) -> dict[str, int]:
+        return {
+            QUEUE_FULL: self.dropped_queue_full,
+            EXPORT_FAILED: self.dropped_export_failed,
+            AT_SHUTDOWN: self.dropped_at_shutdown,
+        }
+
+
+_processors: weakref.WeakSet[OtlpSpanProcessor] = weakref.WeakSet()
+_retired = ExportStats()  # totals of processors already shut down, so counts survive reconfigure
+_registry_lock = threading.Lock()
+
+
+def otlp_drop_counts() -> dict[str, int]:
+    """Spans this process dropped on the OTLP path, by reason (for ``tracepond doctor``)."""
+    return {name: count for name, count in otlp_export_stats().drops().items()}
+
+
+def otlp_export_stats() -> ExportStats:
+    """Totals over every OTLP processor of this process, live and shut down."""
+    total = ExportStats(**vars(_retired))
+    with _registry_lock:
+        live = list(_processors)
+    for processor in live:
+        for name, value in vars(processor.stats).items():
+            setattr(total, name, getattr(total, name) + value)
+    return total
+
+
+class OtlpSpanProcessor(SpanProcessor):
+    """Queue ended spans without blocking; export them in batches from one worker thread."""
+
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        *,
+        max_queue_size: int = 2048,
+        max_batch_size: int = 512,
+        schedule_delay_s: float = 1.0,
+        retry_initial_s: float = 1.0,
+        retry_max_s: float = 30.0,
+        retry_budget_s: float = 300.0,
+        shutdown_timeout_s: float = 5.0,
+    ) -> None:
+        self.exporter = exporter
+        self.stats = ExportStats()
+        self._max_queue_size = max_queue_size
+        self._max_batch_size = min(max_batch_size, max_queue_size)
+        self._schedule_delay_s = schedule_delay_s
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+        self._retry_budget_s = retry_budget_s
+        self._shutdown_timeout_s = shutdown_timeout_s
+        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()  # a full batch or a flush is waiting
+        self._stop = threading.Event()  # shutdown: cuts a backoff wait short
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0  # spans taken from the queue and not yet settled
+        self._stopping = False
+        self._failing = False  # the last export attempt failed: the collector is away
+        self._queue_full_warned = False
+        self._start_worker()
+        with _registry_lock:
+            _processors.add(self)
+        if hasattr(os, "register_at_fork"):
+            reinit = weakref.WeakMethod(self._after_fork_in_child)
+            os.register_at_fork(after_in_child=lambda: (method := reinit()) and method())
+
+    # hot path ----------------------------------------------------------------------------
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return None
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not span.context or not span.context.trace_flags.sampled:
+            return
+        with self._lock:
+            if self._stopping:
+                self.stats.dropped_at_shutdown += 1
+                return
+            if len(self._queue) >= self._max_queue_size:
+                self.stats.dropped_queue_full += 1
+                warn = not self._queue_full_warned
+                self._queue_full_warned = True
+            else:
+                self._queue.append(span)
+                warn = False
+                if len(self._queue) >= self._max_batch_size:
+                    self._wake.set()
+        if warn:
+            logger.warning(
+                "tracepond: the OTLP export queue is full (%d spans; the collector is down or "
+                "slow); new spans are dropped and counted until it drains. "
+                "`tracepond doctor` shows the count.",
+                self._max_queue_size,
+            )
+
+    # worker ------------------------------------------------------------------------------
+
+    def _start_worker(self) -> None:
+        self._worker = threading.Thread(target=self._run, name="tracepond-otlp-export", daemon=True)
+        self._worker.start()
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's worker thread does not exist in the child; its queued spans belong to
+        # the parent, which exports them.
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._queue.clear()
+        self._in_flight = 0
+        self._start_worker()
+
+    def _run(self) -> None:
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            while not self._stopping:
+                self._wake.wait(self._schedule_delay_s)
+                self._wake.clear()
+                self._drain()
+            self._drain(final=True)
+        except Exception:
+            log_internal_error("otlp export worker")
+        finally:
+            detach(token)
+
+    def _take_batch(self) -> list[ReadableSpan]:
+        with self._lock:
+            count = min(self._max_batch_size, len(self._queue))
+            batch = [self._queue.popleft() for _ in range(count)]
+            self._in_flight = count
+            return batch
+
+    def _drain(self, final: bool = False) -> None:
+        while True:
+            batch = self._take_batch()
+            if not batch:
+                self._settle()
+                return
+            self._deliver(batch, final)
+
+    def _deliver(self, batch: list[ReadableSpan], final: bool) -> bool:
+        """Export one batch, retrying with backoff; False when the batch had to be dropped."""
+        first_try = time.monotonic()
+        backoff = self._retry_initial_s
+        while True:
+            if self._export_once(batch):
+                self._failing = False
+                self.stats.exported += len(batch)
+                self._settle()
+                with self._lock:
+                    self._queue_full_warned = False
+                return True
+            self.stats.failed_attempts += 1
+            self._failing = True
+            with self._lock:
+                self._idle.notify_all()  # a waiting force_flush gives up rather than wait
+            out_of_budget = time.monotonic() - first_try + backoff > self._retry_budget_s
+            if final or self._stopping or out_of_budget:
+                reason = "at_shutdown" if (final or self._stopping) else "export_failed"
+                self._count_dropped(len(batch), reason)
+                self._settle()
+                return False
+            # Only a shutdown cuts this wait short; the loop then counts the batch as dropped.
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, self._retry_max_s)
+
+    def _export_once(self, batch: list[ReadableSpan]) -> bool:
+        try:
+            return self.exporter.export(batch) is SpanExportResult.SUCCESS
+        except Exception:  # an exporter must not raise; if it does, count it as a failure
+            logger.debug("OTLP exporter raised", exc_info=True)
+            return False
+
+    def _count_dropped(self, count: int, reason: str) -> None:
+        if reason == "at_shutdown":
+            self.stats.dropped_at_shutdown += count
+        else:
+            self.stats.dropped_export_failed += count
+            logger.warning(
+                "tracepond: dropped %d spans after retrying OTLP export for %.0f s.",
+                count,
+                self._retry_budget_s,
+            )
+
+    def _settle(self) -> None:
+        with self._lock:
+            self._in_flight = 0
+            if not self._queue:
+                self._idle.notify_all()
+
+    # flush and shutdown ------------------------------------------------------------------
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Wait (at most the timeout) until the worker has sent what is queued now.
+
+        The export itself stays on the worker thread, so a slow collector costs the caller at
+        most ``timeout_millis``, and one that is refusing or down (the last attempt failed)
+        costs nothing: the worker keeps retrying in the background. Returns False when the
+        queue was not drained.
+        """
+        deadline = time.monotonic() + timeout_millis / 1000
+        with self._lock:
+            if self._stopping:
+                return False
+            self._wake.set()
+            while self._queue or self._in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._failing:
+                    return False
+                self._idle.wait(min(remaining, 0.05))
+                self._wake.set()
+            return True
+
+    def shutdown(self) -> None:
+        """Send what can be sent within ``shutdown_timeout_s``; count the rest as dropped."""
+        with self._lock:
+            if self._stopping:
+                return
+            self._stopping = True
+        self._stop.set()
+        self._wake.set()
+        self._worker.join(self._shutdown_timeout_s)
+        try:
+            self.exporter.shutdown()  # interrupts the OTel exporter's own retry sleeps
+        except Exception:
+            log_internal_error("otlp exporter shutdown")
+        self._worker.join(1.0)
+        with self._lock:
+            left = len(self._queue)
+            self._queue.clear()
+        self.stats.dropped_at_shutdown += left
+        self._retire()
+
+    def _retire(self) -> None:
+        with _registry_lock:
+            if self not in _processors:
+                return
+            _processors.discard(self)
+            for name, value in vars(self.stats).items():
+                setattr(_retired, name, getattr(_retired, name) + value)
