@@ -1,0 +1,532 @@
+"""Experiments and runs: start, log params / metrics / tags / artifacts, end.
+
+    with tracepond.start_run(experiment="support-bot", name="eval-3") as run:
+        tracepond.log_params({"temperature": 0.2})
+        tracepond.log_metric("accuracy", 0.91, step=1)
+
+A run is active in the context that started it (a contextvar, so threads and asyncio tasks each
+see their own); traces started while it is active carry its run_id and experiment_id through
+`tracepond.tracing.context`. Ending by exception marks the run FAILED and re-raises.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import math
+import numbers
+import shutil
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import duckdb
+import orjson
+
+from tracepond.errors import NotFoundError
+from tracepond.store import runs_db
+from tracepond.store.runs_types import (
+    Experiment,
+    ExperimentConflictError,
+    Metric,
+    Run,
+    RunData,
+    RunError,
+    RunInfo,
+)
+
+RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
+END_STATUSES = (FINISHED, FAILED, KILLED)
+DEFAULT_EXPERIMENT = "Default"
+
+# The runs active in this context, innermost last: (run_id, experiment_id, store).
+_active: contextvars.ContextVar[tuple[tuple[str, str, str], ...]] = contextvars.ContextVar(
+    "tracepond_active_runs", default=()
+)
+_active_experiment: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "tracepond_active_experiment", default=None
+)
+
+
+# --- experiments -----------------------------------------------------------------------------
+
+
+def _experiment_from_row(row: dict[str, Any]) -> Experiment:
+    return Experiment(
+        experiment_id=row["experiment_id"],
+        name=row["name"],
+        artifact_location=row["artifact_location"],
+        description=row["description"],
+        tags=orjson.loads(row["tags"]),
+        creation_time=row["creation_time"],
+    )
+
+
+def _find_experiment(conn: duckdb.DuckDBPyConnection, name: str) -> Experiment | None:
+    rows = runs_db.fetch_dicts(conn, "SELECT * FROM experiments WHERE name = ?", [name])
+    return _experiment_from_row(rows[0]) if rows else None
+
+
+def _conflicts(
+    found: Experiment,
+    artifact_location: str | None,
+    description: str | None,
+    tags: Mapping[str, Any] | None,
+) -> list[str]:
+    """The settings given that differ from the stored experiment's (None means 'any')."""
+    wanted = {
+        "artifact_location": artifact_location,
+        "description": description,
+        "tags": None if tags is None else {str(k): str(v) for k, v in tags.items()},
+    }
+    return [
+        f"{key}={value!r} (stored: {getattr(found, key)!r})"
+        for key, value in wanted.items()
+        if value is not None and value != getattr(found, key)
+    ]
+
+
+def _get_or_create_experiment(
+    store: str,
+    name: str,
+    artifact_location: str | None = None,
+    description: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> Experiment:
+    if not isinstance(name, str) or not name.strip():
+        raise RunError(f"an experiment name must be a non-empty string, got {name!r}")
+
+    def work(conn: duckdb.DuckDBPyConnection) -> Experiment:
+        found = _find_experiment(conn, name)
+        if found is not None:
+            differences = _conflicts(found, artifact_location, description, tags)
+            if differences:
+                raise ExperimentConflictError(
+                    f"experiment {name!r} already exists with other settings: "
+                    + "; ".join(differences)
+                )
+            return found
+        experiment_id = uuid.uuid4().hex
+        location = artifact_location or str(runs_db.artifact_root(store) / experiment_id)
+        conn.execute(
+            "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                experiment_id,
+                name,
+                location,
+                description,
+                orjson.dumps({str(k): str(v) for k, v in (tags or {}).items()}).decode(),
+                runs_db.utcnow(),
+            ],
+        )
+        created = _find_experiment(conn, name)
+        assert created is not None
+        return created
+
+    return runs_db.write(store, work)
+
+
+def set_experiment(
+    name: str,
+    *,
+    artifact_location: str | None = None,
+    description: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    store: str | None = None,
+) -> Experiment:
+    """Get or create the experiment `name` and make it the default for `start_run`.
+
+    Settings given for an existing experiment must match what is stored, else
+    ExperimentConflictError (nothing changes).
+    """
+    found = _get_or_create_experiment(
+        runs_db.resolve_store(store), name, artifact_location, description, tags
+    )
+    _active_experiment.set(name)
+    return found
+
+
+def get_experiment_by_name(name: str, *, store: str | None = None) -> Experiment | None:
+    path = runs_db.resolve_store(store)
+    return runs_db.read(path, lambda conn: _find_experiment(conn, name))
+
+
+# --- run lifecycle ---------------------------------------------------------------------------
+
+
+class ActiveRun:
+    """What `start_run` returns: the run's id, and a context manager that ends the run."""
+
+    def __init__(self, run_id: str, experiment_id: str, store: str) -> None:
+        self.run_id = run_id
+        self.experiment_id = experiment_id
+        self.store = store
+
+    @property
+    def info(self) -> RunInfo:
+        return get_run(self.run_id, store=self.store).info
+
+    @property
+    def data(self) -> RunData:
+        return get_run(self.run_id, store=self.store).data
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not any(entry[0] == self.run_id for entry in _active.get()):
+            return  # ended inside the block by an explicit end_run()
+        if exc_type is None:
+            status = FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = KILLED
+        else:
+            status = FAILED
+        end_run(status=status, run_id=self.run_id)
+
+    def __repr__(self) -> str:
+        return f"<ActiveRun run_id={self.run_id!r} experiment_id={self.experiment_id!r}>"
+
+
+def _sync_tracing_context() -> None:
+    """Tell tracing which run new spans belong to (the innermost active one, or none)."""
+    from tracepond.tracing import context
+
+    stack = _active.get()
+    if stack:
+        context.set_active_run(stack[-1][0], stack[-1][1])
+    else:
+        context.set_active_run(None, None)
+
+
+def start_run(
+    experiment: str | None = None,
+    name: str | None = None,
+    *,
+    tags: Mapping[str, Any] | None = None,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    store: str | None = None,
+) -> ActiveRun:
+    """Start a run and make it active; use it with ``with`` or end it with `end_run`.
+
+    `experiment` is a name, created on first use (default: the one `set_experiment` chose, else
+    "Default"). While a run is active, another needs ``nested=True`` and becomes its child.
+    """
+    path = runs_db.resolve_store(store)
+    stack = _active.get()
+    if stack and not nested and parent_run_id is None:
+        raise RunError(
+            f"run {stack[-1][0]} is already active; end it first, or pass nested=True "
+            "to start a child run"
+        )
+    parent = parent_run_id or (stack[-1][0] if stack and nested else None)
+    exp = _get_or_create_experiment(
+        path, experiment or _active_experiment.get() or DEFAULT_EXPERIMENT
+    )
+    run_id = uuid.uuid4().hex
+    artifact_uri = str(Path(exp.artifact_location) / run_id / "artifacts")
+
+    def work(conn: duckdb.DuckDBPyConnection) -> None:
+        if parent is not None:
+            _require_run(conn, parent)
+        conn.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+            [run_id, exp.experiment_id, name, RUNNING, runs_db.utcnow(), parent, artifact_uri],
+        )
+        _insert_tags(conn, run_id, _clean_tags(tags or {}))
+
+    runs_db.write(path, work)
+    _active.set((*stack, (run_id, exp.experiment_id, path)))
+    _sync_tracing_context()
+    return ActiveRun(run_id, exp.experiment_id, path)
+
+
+def active_run() -> ActiveRun | None:
+    """The innermost run active in this context, or None."""
+    stack = _active.get()
+    return ActiveRun(*stack[-1]) if stack else None
+
+
+def end_run(status: str = FINISHED, *, run_id: str | None = None, store: str | None = None) -> None:
+    """End the active run (or `run_id`) with `status`: FINISHED, FAILED or KILLED.
+
+    Ending a run that already ended raises RunError and changes nothing.
+    """
+    if status not in END_STATUSES:
+        raise RunError(f"a run ends as one of {', '.join(END_STATUSES)}, not {status!r}")
+    stack = _active.get()
+    if run_id is None:
+        if not stack:
+            raise RunError("no active run to end (was it already ended?)")
+        run_id, _, path = stack[-1]
+    else:
+        path = next((e[2] for e in stack if e[0] == run_id), None) or runs_db.resolve_store(store)
+    target = run_id
+
+    def work(conn: duckdb.DuckDBPyConnection) -> None:
+        info = _require_run(conn, target)
+        if info.status != RUNNING:
+            raise RunError(
+                f"run {target} already ended with status {info.status} at {info.end_time}; "
+                "nothing was changed"
+            )
+        conn.execute(
+            "UPDATE runs SET status = ?, end_time = ? WHERE run_id = ?",
+            [status, runs_db.utcnow(), target],
+        )
+
+    runs_db.write(path, work)
+    _active.set(tuple(entry for entry in stack if entry[0] != target))
+    _sync_tracing_context()
+
+
+# --- logging ---------------------------------------------------------------------------------
+
+
+def _target(run_id: str | None, store: str | None) -> tuple[str, str]:
+    """(run_id, store) for a log call: the given run, else the active one."""
+    if run_id is not None:
+        stack = _active.get()
+        path = next((e[2] for e in stack if e[0] == run_id), None)
+        return run_id, path or runs_db.resolve_store(store)
+    stack = _active.get()
+    if not stack:
+        raise RunError("no active run: call tracepond.start_run() first, or pass run_id=")
+    return stack[-1][0], stack[-1][2]
+
+
+def _check_key(kind: str, key: Any) -> str:
+    if not isinstance(key, str) or not key or len(key) > 250:
+        raise RunError(
+            f"a {kind} key must be a non-empty string of at most 250 characters, got {key!r}"
+        )
+    return key
+
+
+def log_param(key: str, value: Any, *, run_id: str | None = None, store: str | None = None) -> None:
+    log_params({key: value}, run_id=run_id, store=store)
+
+
+def log_params(
+    params: Mapping[str, Any], *, run_id: str | None = None, store: str | None = None
+) -> None:
+    """Record params (stored as text). Logging a key again with another value is a RunError."""
+    target, path = _target(run_id, store)
+    cleaned = {_check_key("param", k): str(v) for k, v in params.items()}
+
+    def work(conn: duckdb.DuckDBPyConnection) -> None:
+        _require_run(conn, target)
+        stored = dict(
+            conn.execute("SELECT key, value FROM params WHERE run_id = ?", [target]).fetchall()
+        )
+        for key, value in cleaned.items():
+            if key in stored and stored[key] != value:
+                raise RunError(
+                    f"param {key!r} of run {target} is already {stored[key]!r}; it cannot "
+                    f"change to {value!r} (params are fixed once logged; use a metric or tag)"
+                )
+        new = [(target, k, v) for k, v in cleaned.items() if k not in stored]
+        if new:
+            conn.executemany("INSERT INTO params VALUES (?, ?, ?)", new)
+
+    runs_db.write(path, work)
+
+
+def _metric_value(key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise RunError(f"metric {key!r} must be a number, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def _as_timestamp(timestamp: dt.datetime | float | None) -> dt.datetime:
+    """A naive UTC datetime from a datetime or epoch milliseconds (MLflow's convention)."""
+    if timestamp is None:
+        return runs_db.utcnow()
+    if isinstance(timestamp, dt.datetime):
+        if timestamp.tzinfo is not None:
+            return timestamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return timestamp
+    if (
+        isinstance(timestamp, bool)
+        or not isinstance(timestamp, numbers.Real)
+        or not math.isfinite(timestamp)
+    ):
+        raise RunError(f"a metric timestamp is a datetime or epoch milliseconds, got {timestamp!r}")
+    return dt.datetime.fromtimestamp(float(timestamp) / 1000, dt.timezone.utc).replace(tzinfo=None)
+
+
+def log_metric(
+    key: str,
+    value: float,
+    step: int | None = None,
+    *,
+    timestamp: dt.datetime | float | None = None,
+    run_id: str | None = None,
+    store: str | None = None,
+) -> None:
+    log_metrics({key: value}, step=step, timestamp=timestamp, run_id=run_id, store=store)
+
+
+def log_metrics(
+    metrics: Mapping[str, float],
+    step: int | None = None,
+    *,
+    timestamp: dt.datetime | float | None = None,
+    run_id: str | None = None,
+    store: str | None = None,
+) -> None:
+    """Record metric values at `step` (default 0). A value that is not a number is a RunError
+    naming the key and the value, and nothing of the call is recorded. NaN and infinities are
+    numbers and are kept."""
+    target, path = _target(run_id, store)
+    if step is None:
+        step = 0
+    if isinstance(step, bool) or not isinstance(step, int):
+        raise RunError(f"a metric step must be an integer, got {step!r}")
+    when = _as_timestamp(timestamp)
+    rows = [
+        (target, _check_key("metric", k), _metric_value(k, v), step, when)
+        for k, v in metrics.items()
+    ]
+
+    def work(conn: duckdb.DuckDBPyConnection) -> None:
+        _require_run(conn, target)
+        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
+
+    runs_db.write(path, work)
+
+
+def _clean_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    return {_check_key("tag", k): str(v) for k, v in tags.items()}
+
+
+def _insert_tags(conn: duckdb.DuckDBPyConnection, run_id: str, tags: dict[str, str]) -> None:
+    if tags:
+        conn.executemany(
+            "INSERT OR REPLACE INTO run_tags VALUES (?, ?, ?)",
+            [(run_id, k, v) for k, v in tags.items()],
+        )
+
+
+def set_tag(key: str, value: Any, *, run_id: str | None = None, store: str | None = None) -> None:
+    set_tags({key: value}, run_id=run_id, store=store)
+
+
+def set_tags(
+    tags: Mapping[str, Any], *, run_id: str | None = None, store: str | None = None
+) -> None:
+    """Set tags on a run; unlike params, a tag may be set again to a new value."""
+    target, path = _target(run_id, store)
+    cleaned = _clean_tags(tags)
+
+    def work(conn: duckdb.DuckDBPyConnection) -> None:
+        _require_run(conn, target)
+        _insert_tags(conn, target, cleaned)
+
+    runs_db.write(path, work)
+
+
+def log_artifact(
+    local_path: str | Path,
+    artifact_path: str | None = None,
+    *,
+    run_id: str | None = None,
+    store: str | None = None,
+) -> Path:
+    """Copy a file or folder into the run's artifact folder (under `artifact_path` if given).
+
+    Returns where it was copied. An existing artifact of the same name is a RunError: artifacts
+    are never overwritten.
+    """
+    target, path = _target(run_id, store)
+    source = Path(local_path)
+    if not source.exists():
+        raise RunError(f"no file or folder at {source} to log as an artifact")
+    info = get_run(target, store=path).info
+    folder = Path(info.artifact_uri) / (artifact_path or "")
+    destination = folder / source.name
+    if folder.resolve() != Path(
+        info.artifact_uri
+    ).resolve() and not folder.resolve().is_relative_to(Path(info.artifact_uri).resolve()):
+        raise RunError(f"artifact_path {artifact_path!r} leaves the run's artifact folder")
+    if destination.exists():
+        raise RunError(f"run {target} already has an artifact at {destination}; nothing was copied")
+    folder.mkdir(parents=True, exist_ok=True)
+    if source.is_dir():
+        shutil.copytree(source, destination)
+    else:
+        shutil.copy2(source, destination)
+    return destination
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _info_from_row(row: dict[str, Any]) -> RunInfo:
+    return RunInfo(
+        run_id=row["run_id"],
+        experiment_id=row["experiment_id"],
+        name=row["name"],
+        status=row["status"],
+        start_time=row["start_time"],
+        end_time=row["end_time"],
+        parent_run_id=row["parent_run_id"],
+        artifact_uri=row["artifact_uri"],
+    )
+
+
+def _require_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> RunInfo:
+    rows = runs_db.fetch_dicts(conn, "SELECT * FROM runs WHERE run_id = ?", [run_id])
+    if not rows:
+        raise NotFoundError(f"no run with id {run_id!r}")
+    return _info_from_row(rows[0])
+
+
+def load_runs(conn: duckdb.DuckDBPyConnection, run_rows: list[dict[str, Any]]) -> list[Run]:
+    """Runs with their params, latest metrics and tags, in the order of `run_rows`."""
+    ids = [row["run_id"] for row in run_rows]
+    if not ids:
+        return []
+    data: dict[str, tuple[dict[str, str], dict[str, float], dict[str, str]]] = {
+        run_id: ({}, {}, {}) for run_id in ids
+    }
+    for index, table in enumerate(("params", "latest_metrics", "run_tags")):
+        query = f"SELECT run_id, key, value FROM {table} WHERE run_id IN (SELECT unnest(?))"
+        for run_id, key, value in conn.execute(query, [ids]).fetchall():
+            data[run_id][index][key] = value  # type: ignore[index]
+    return [Run(info=_info_from_row(row), data=RunData(*data[row["run_id"]])) for row in run_rows]
+
+
+def get_run(run_id: str, *, store: str | None = None) -> Run:
+    """The run with its params, latest metrics and tags; NotFoundError if there is none."""
+    path = runs_db.resolve_store(store)
+
+    def work(conn: duckdb.DuckDBPyConnection) -> Run:
+        rows = runs_db.fetch_dicts(conn, "SELECT * FROM runs WHERE run_id = ?", [run_id])
+        if not rows:
+            raise NotFoundError(f"no run with id {run_id!r} in {path}")
+        return load_runs(conn, rows)[0]
+
+    return runs_db.read(path, work)
+
+
+def get_metric_history(run_id: str, key: str, *, store: str | None = None) -> list[Metric]:
+    """Every value logged for a metric of a run, by step then time."""
+    path = runs_db.resolve_store(store)
+    rows = runs_db.read(
+        path,
+        lambda conn: conn.execute(
+            "SELECT key, value, step, timestamp FROM metrics WHERE run_id = ? AND key = ? "
+            "ORDER BY step, timestamp",
+            [run_id, key],
+        ).fetchall(),
+    )
+    return [Metric(*row) for row in rows]
