@@ -131,7 +131,7 @@ class LiveSpan:
     def end(self) -> None:
         """End the span (idempotent). Status becomes 'OK' unless one was set."""
         try:
-            _end(self.otel_span)
+            end_span(self.otel_span)
         except Exception:
             log_internal_error("LiveSpan.end")
 
@@ -175,36 +175,47 @@ def _record_error(span: Span, exception: BaseException) -> None:
     span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}" if message else error_type))
 
 
-def _end(span: Span) -> None:
+_OK = Status(StatusCode.OK)
+
+
+def end_span(span: Span) -> None:
+    """End an SDK span the tracepond way: status OK unless one was set; idempotent."""
     if not span.is_recording():  # sampled out, or ended already: the SDK stops recording at end
         return
-    _settle(span)
-    span.end()
-
-
-def _settle(span: Span) -> None:
-    """What every ending span gets: OK unless a status was set; its local-root entry dropped."""
     if span.status.status_code is StatusCode.UNSET:  # type: ignore[attr-defined]
-        span.set_status(Status(StatusCode.OK))
+        span.set_status(_OK)
     trace_id = span.get_span_context().trace_id
     if _local_roots.get(trace_id) is span:
         del _local_roots[trace_id]
+    span.end()
+
+
+def fail_span(span: Span, exception: BaseException) -> None:
+    """Record ``exception`` on the span and end it. A GeneratorExit (a generator closed early by
+    its consumer) is not an error."""
+    if not isinstance(exception, GeneratorExit):
+        _record_error(span, exception)
+    end_span(span)
 
 
 # --- starting spans ------------------------------------------------------------------------
 
 
-def start_attributes(span_type: str, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Attributes every tracepond span starts with: its type and the active run and model."""
+def start_attributes(
+    span_type: str, attributes: Mapping[str, Any] | None, with_context: bool = True
+) -> dict[str, Any]:
+    """Attributes a tracepond span starts with: its type, the given ones (converted, secrets
+    redacted) and, ``with_context``, the active run and model."""
     start: dict[str, Any] = {attr.SPAN_TYPE: span_type}
-    run = _active_run.get()
-    if run is not None:
-        start[attr.RUN_ID] = run.run_id
-        if run.experiment_id is not None:
-            start[attr.EXPERIMENT_ID] = run.experiment_id
-    model_id = _active_model_id.get()
-    if model_id is not None:
-        start[attr.MODEL_ID] = model_id
+    if with_context:
+        run = _active_run.get()
+        if run is not None:
+            start[attr.RUN_ID] = run.run_id
+            if run.experiment_id is not None:
+                start[attr.EXPERIMENT_ID] = run.experiment_id
+        model_id = _active_model_id.get()
+        if model_id is not None:
+            start[attr.MODEL_ID] = model_id
     if attributes:
         for key, value in attributes.items():
             converted = _attribute_value(key, value)
@@ -213,24 +224,30 @@ def start_attributes(span_type: str, attributes: Mapping[str, Any] | None) -> di
     return start
 
 
+def track_local_root(span: Span) -> None:
+    """Remember ``span`` as its trace's local root if no live tracepond span of that trace is
+    known in this process (update_current_trace writes there too)."""
+    trace_id = span.get_span_context().trace_id
+    if trace_id not in _local_roots:
+        if len(_local_roots) >= _MAX_LOCAL_ROOTS:  # spans never ended: forget the oldest half
+            for stale in list(_local_roots)[: _MAX_LOCAL_ROOTS // 2]:
+                _local_roots.pop(stale, None)
+        _local_roots[trace_id] = span
+
+
 def begin(
     name: str,
     span_type: str,
     attributes: Mapping[str, Any] | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
 ) -> Span:
-    """Start an SDK span under the current context (not made current), tracked as its trace's
-    local root when it is the first live tracepond span of the trace."""
+    """Start an SDK span under the current context (not made current), with tracepond's start
+    attributes, tracked as a local root when it is one. Autolog wrappers use it."""
     span = get_tracer().start_span(
         name, kind=kind, attributes=start_attributes(span_type, attributes)
     )
     if span.is_recording():
-        trace_id = span.get_span_context().trace_id
-        if trace_id not in _local_roots:
-            if len(_local_roots) >= _MAX_LOCAL_ROOTS:
-                for stale in list(_local_roots)[: _MAX_LOCAL_ROOTS // 2]:
-                    _local_roots.pop(stale, None)
-            _local_roots[trace_id] = span
+        track_local_root(span)
     return span
 
 
@@ -256,9 +273,10 @@ class _SpanScope:
     ) -> None:
         span = self._live.otel_span
         try:
-            if exc is not None and not isinstance(exc, GeneratorExit):
-                _record_error(span, exc)
-            _end(span)
+            if exc is None:
+                end_span(span)
+            else:
+                fail_span(span, exc)
         except Exception:
             log_internal_error("start_span exit")
         finally:
