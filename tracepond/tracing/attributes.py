@@ -43,6 +43,7 @@ SERVER_PORT = "server.port"
 ERROR_TYPE = "error.type"
 HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
 GEN_AI_TOKEN_TYPE = "gen_ai.token.type"  # metric attribute: 'input' | 'output'
+AWS_BEDROCK_GUARDRAIL_ID = "aws.bedrock.guardrail.id"  # the guardrailIdentifier a Bedrock call ran under
 
 # Attributes that carry message content: exported over OTLP only when the user opts in.
 GEN_AI_CONTENT_ATTRIBUTES = frozenset(
@@ -63,7 +64,9 @@ METADATA = "tracepond.metadata"  # JSON object text, merged like tags
 COST_USD = "tracepond.cost.usd"  # float, dollars
 COST_SOURCE = "tracepond.cost.source"  # where the price came from: 'builtin:openai@2026-11', 'user'
 USAGE_SOURCE = "tracepond.usage.source"  # 'provider', 'stream_options', 'x_groq', 'headers'
-STREAM_OUTCOME = "tracepond.stream.outcome"  # how a stream ended: complete|stopped|closed|abandoned|error
+STREAM_OUTCOME = (
+    "tracepond.stream.outcome"  # how a stream ended: complete|stopped|closed|abandoned|error
+)
 CONTENT_DROPPED = "tracepond.content.dropped"  # True when the redaction hook dropped content
 TRUNCATED = "tracepond.truncated"  # True when an input or output hit the size cap
 
