@@ -33,7 +33,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
@@ -162,12 +162,34 @@ def build_span_processor(settings: Settings) -> SpanProcessor | None:
     exporter = build_exporter(settings)
     if exporter is None:
         return None
-    return OtlpSpanProcessor(
+    processor = OtlpSpanProcessor(
         exporter,
         max_queue_size=settings.queue_size,
         max_batch_size=settings.batch_size,
         schedule_delay_s=settings.flush_interval_s,
     )
+    detach_metrics = attach_metric_reader(settings)
+    if detach_metrics is not None:
+        processor.on_shutdown(detach_metrics)
+    return processor
+
+
+def attach_metric_reader(settings: Settings) -> Callable[[], None] | None:
+    """Send the GenAI metrics to the same collector; returns how to stop (None: nothing sent).
+
+    The reader joins the autologgers' metric providers whenever an endpoint is configured; the
+    autologgers record into it only while metrics are on (``configure(metrics=True)``,
+    ``autolog(metrics=True)`` or ``TRACEPOND_METRICS``), so with metrics off nothing is sent.
+    It lives as long as the span processor: a reconfigure that replaces the processor replaces
+    the reader too.
+    """
+    reader = build_metric_reader(settings)
+    if reader is None:
+        return None
+    from tracepond.autolog import metrics
+
+    metrics.add_metric_reader(reader)
+    return lambda: metrics.remove_metric_reader(reader)
 
 
 def build_metric_reader(settings: Settings) -> MetricReader | None:

@@ -16,6 +16,7 @@ import os
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -109,6 +110,7 @@ class OtlpSpanProcessor(SpanProcessor):
         self._stopping = False
         self._failing = False  # the last export attempt failed: the collector is away
         self._queue_full_warned = False
+        self._shutdown_hooks: list[Callable[[], None]] = []
         self._start_worker()
         with _registry_lock:
             _processors.add(self)
@@ -263,6 +265,10 @@ class OtlpSpanProcessor(SpanProcessor):
                 self._wake.set()
             return True
 
+    def on_shutdown(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` when this processor shuts down (the OTLP metric reader goes with it)."""
+        self._shutdown_hooks.append(hook)
+
     def shutdown(self) -> None:
         """Send what can be sent within ``shutdown_timeout_s``; count the rest as dropped."""
         with self._lock:
@@ -282,6 +288,11 @@ class OtlpSpanProcessor(SpanProcessor):
             self._queue.clear()
         self.stats.dropped_at_shutdown += left
         self._retire()
+        for hook in self._shutdown_hooks:
+            try:
+                hook()
+            except Exception:
+                log_internal_error("otlp shutdown hook")
 
     def _retire(self) -> None:
         with _registry_lock:
