@@ -43,7 +43,9 @@ SERVER_PORT = "server.port"
 ERROR_TYPE = "error.type"
 HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
 GEN_AI_TOKEN_TYPE = "gen_ai.token.type"  # metric attribute: 'input' | 'output'
-AWS_BEDROCK_GUARDRAIL_ID = "aws.bedrock.guardrail.id"  # the guardrailIdentifier a Bedrock call ran under
+AWS_BEDROCK_GUARDRAIL_ID = (
+    "aws.bedrock.guardrail.id"  # the guardrailIdentifier a Bedrock call ran under
+)
 
 # Attributes that carry message content: exported over OTLP only when the user opts in.
 GEN_AI_CONTENT_ATTRIBUTES = frozenset(
@@ -51,7 +53,10 @@ GEN_AI_CONTENT_ATTRIBUTES = frozenset(
 )
 
 # --- tracepond's own -------------------------------------------------------------------------
-SPAN_TYPE = "tracepond.span_type"  # 'CHAT_MODEL', 'LLM', 'EMBEDDING', 'TOOL', ... (SpanType)
+# 'CHAT_MODEL', 'LLM', 'EMBEDDING', 'TOOL', ... (SpanType). Absent means: the type mapped from
+# gen_ai.operation.name (span_types.OPERATION_SPAN_TYPES), else 'UNKNOWN'; @trace leaves it out
+# for UNKNOWN because every start attribute costs the SDK microseconds per span.
+SPAN_TYPE = "tracepond.span_type"
 INPUTS = "tracepond.inputs"  # JSON text, already serialized, capped and redacted
 OUTPUTS = "tracepond.outputs"  # JSON text, already serialized, capped and redacted
 RUN_ID = "tracepond.run_id"

@@ -87,6 +87,7 @@ class _Plan:
     """Everything about a decorated function that does not change between calls."""
 
     __slots__ = ("attributes", "binder", "name")
+    attributes: dict[str, Any] | None
 
     def __init__(
         self,
@@ -96,7 +97,9 @@ class _Plan:
         attributes: Mapping[str, Any] | None,
     ) -> None:
         self.name = name or getattr(func, "__name__", None) or repr(func)
-        self.attributes = start_attributes(span_type, attributes, with_context=False)
+        start = start_attributes(span_type, attributes, with_context=False)
+        # Each start attribute costs the SDK microseconds; UNKNOWN is what an absent type means.
+        self.attributes = None if start == {attr.SPAN_TYPE: SpanType.UNKNOWN} else start
         self.binder = _Binder(func)
 
     def start(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Span:
@@ -104,7 +107,7 @@ class _Plan:
         run = _active_run.get()
         model_id = _active_model_id.get()
         if run is not None or model_id is not None:
-            attributes = {**attributes}
+            attributes = {**(attributes or {})}
             if run is not None:
                 attributes[attr.RUN_ID] = run.run_id
                 if run.experiment_id is not None:
