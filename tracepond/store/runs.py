@@ -50,6 +50,14 @@ _active_experiment: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 
+def reset() -> None:
+    """Forget the active runs and experiment of this context without ending them (for tests;
+    `end_run` is how an application ends a run)."""
+    _active.set(())
+    _active_experiment.set(None)
+    _sync_tracing_context()
+
+
 # --- experiments -----------------------------------------------------------------------------
 
 
@@ -126,6 +134,17 @@ def _get_or_create_experiment(
         return created
 
     return runs_db.write(store, work)
+
+
+def _experiment_of_run(store: str, run_id: str) -> Experiment:
+    def work(conn: duckdb.DuckDBPyConnection) -> Experiment:
+        info = _require_run(conn, run_id)
+        rows = runs_db.fetch_dicts(
+            conn, "SELECT * FROM experiments WHERE experiment_id = ?", [info.experiment_id]
+        )
+        return _experiment_from_row(rows[0])
+
+    return runs_db.read(store, work)
 
 
 def set_experiment(
@@ -228,9 +247,12 @@ def start_run(
             "to start a child run"
         )
     parent = parent_run_id or (stack[-1][0] if stack and nested else None)
-    exp = _get_or_create_experiment(
-        path, experiment or _active_experiment.get() or DEFAULT_EXPERIMENT
-    )
+    if experiment is None and parent is not None:
+        exp = _experiment_of_run(path, parent)  # a child run stays in its parent's experiment
+    else:
+        exp = _get_or_create_experiment(
+            path, experiment or _active_experiment.get() or DEFAULT_EXPERIMENT
+        )
     run_id = uuid.uuid4().hex
     artifact_uri = str(Path(exp.artifact_location) / run_id / "artifacts")
 

@@ -16,25 +16,16 @@ from typing import Any, TypeVar
 
 import duckdb
 
-from tracepond.errors import ConfigError
-
 T = TypeVar("T")
 
 _CONFLICT_RETRIES = 20
 
 
 def resolve_store(store: str | None) -> str:
-    """The store a call uses: the argument, else the configured one."""
-    if store:
-        return store
-    from tracepond.config import get_settings
+    """The store a call uses: the argument, else the configured one (ConfigError if none)."""
+    from tracepond.store.connection import resolve_store as resolve
 
-    configured = get_settings().store
-    if not configured:
-        raise ConfigError(
-            "runs and models need a local store; configure(store='tracepond.duckdb') or pass store="
-        )
-    return configured
+    return resolve(store)
 
 
 def artifact_root(store: str) -> Path:
@@ -71,9 +62,9 @@ def write(store: str, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
 
 def read(store: str, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
     """Run `work` on a read-only connection to the store."""
-    from tracepond.store.connection import open_store
+    from tracepond.store.connection import read_connection
 
-    with open_store(store, read_only=True) as conn:
+    with read_connection(store) as conn:
         return work(conn)
 
 
