@@ -1,0 +1,102 @@
+"""The viewer's web server: a Starlette app over one store, and a uvicorn runner.
+
+    app = create_app("tracepond.duckdb")             # loopback only, no token
+    serve("tracepond.duckdb", host="0.0.0.0", port=5000, token=None)   # prints a generated token
+
+The app serves the single-page viewer (static files shipped in the package), the JSON API under
+/api/ (tracepond.viewer.api) and OTLP/HTTP ingest at POST /v1/traces (tracepond.viewer.ingest).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import threading
+import webbrowser
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from tracepond.errors import ConfigError
+from tracepond.viewer import api, ingest
+from tracepond.viewer.security import Guard, is_loopback_host
+
+STATIC_DIR = Path(__file__).parent / "static"
+_TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{8,256}$")
+
+
+def check_token(token: str) -> str:
+    """A token must be URL- and cookie-safe and long enough to resist guessing."""
+    if not _TOKEN_PATTERN.match(token):
+        raise ConfigError(
+            "token must be 8 to 256 characters of letters, digits, '.', '_', '~' or '-'"
+        )
+    return token
+
+
+def generate_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
+
+
+def create_app(store: str | Path, token: str | None = None) -> Any:
+    """The viewer as an ASGI app over the store at ``store``; ``token`` guards every request."""
+    if token is not None:
+        check_token(token)
+    store_path = str(store)
+    starlette = Starlette(
+        routes=[
+            Route("/", index),
+            *api.routes(),
+            Route("/v1/traces", ingest.export_traces, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+        ],
+    )
+    starlette.state.store = store_path
+    starlette.state.ingest = ingest.IngestWriter(store_path)
+    return Guard(starlette, token)
+
+
+def serve(
+    store: str | Path,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    token: str | None = None,
+    open_browser: bool = False,
+    ready: threading.Event | None = None,
+) -> None:
+    """Run the viewer until interrupted. A non-loopback host always gets a token."""
+    import uvicorn
+
+    if token is None and not is_loopback_host(host):
+        token = generate_token()
+    app = create_app(store, token=token)
+    shown_host = f"[{host}]" if ":" in host else host
+    url = f"http://{shown_host}:{port}/"
+    if token:
+        url += f"?token={token}"
+    print(f"tracepond viewer on {url}  (store: {store})", flush=True)
+    if token:
+        print("OTLP exporters: OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20" + token, flush=True)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    if open_browser or ready is not None:
+        threading.Thread(target=_when_started, args=(server, url, open_browser, ready), daemon=True).start()
+    server.run()
+
+
+def _when_started(server: Any, url: str, open_browser: bool, ready: threading.Event | None) -> None:
+    while not server.started and not server.should_exit:
+        threading.Event().wait(0.05)
+    if ready is not None:
+        ready.set()
+    if open_browser and server.started:
+        webbrowser.open(url)
