@@ -131,8 +131,10 @@ def _finish(span: Span, result: Any) -> None:
         log_internal_error("@trace finish")
 
 
-def _fail(span: Span, exc: BaseException) -> None:
+def _fail(span: Span, exc: BaseException, partial: list[Any] | None = None) -> None:
     try:
+        if partial and span.is_recording():  # what a generator yielded before it failed
+            LiveSpan(span).set_outputs(partial)
         fail_span(span, exc)
     except Exception:
         log_internal_error("@trace error")
@@ -234,7 +236,7 @@ def _wrap_generator(func: Callable[..., Any], plan: _Plan) -> Callable[..., Any]
                 _finish(span, items.outputs())
                 return stop.value
             except BaseException as exc:
-                _fail(span, exc)
+                _fail(span, exc, items.outputs())
                 raise
             finally:
                 _detach(token)
@@ -288,7 +290,7 @@ def _wrap_async_generator(func: Callable[..., Any], plan: _Plan) -> Callable[...
                 return
             except BaseException as exc:
                 if span is not None:
-                    _fail(span, exc)
+                    _fail(span, exc, items.outputs())
                 raise
             finally:
                 _detach(token)
