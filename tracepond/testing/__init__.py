@@ -1,0 +1,27 @@
+"""Local stand-in provider servers, for the demo, tracepond's tests, and yours.
+
+Each runs on 127.0.0.1 with the standard library only (no extra dependency), answers the real
+client libraries deterministically, logs what it received (headers included) and fails on
+request (an HTTP error status, a connection dropped mid-stream, a slow first chunk)::
+
+    from openai import OpenAI
+    from tracepond.testing import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:
+        client = OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0)
+        ...
+
+- :class:`FakeOpenAIServer` (:mod:`tracepond.testing.openai`): chat completions, responses,
+  embeddings, legacy completions; also Groq's ``/openai/v1`` paths and Azure's deployment paths.
+- :class:`~tracepond.testing.server.FakeServer`, :class:`~tracepond.testing.server.Fault`:
+  the shared plumbing, for writing another stand-in.
+
+``python -m tracepond.testing --port 8808`` runs the OpenAI stand-in in the foreground.
+"""
+
+from __future__ import annotations
+
+from tracepond.testing.openai import FakeOpenAIServer, ScriptedReply
+from tracepond.testing.server import FakeServer, Fault, RecordedRequest, Reply
+
+__all__ = ["FakeOpenAIServer", "FakeServer", "Fault", "RecordedRequest", "Reply", "ScriptedReply"]
