@@ -1,0 +1,1 @@
+"""Span exporters: ``duckdb`` (the embedded local store), ``otlp`` (any OpenTelemetry collector)."""

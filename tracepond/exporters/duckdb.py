@@ -1,0 +1,328 @@
+"""The DuckDB span processor: finished spans reach the local store in batches, off the app's thread.
+
+``on_end`` appends the span to a bounded in-memory queue and returns (a full queue drops the span
+and counts it; a warning is logged once). ``on_start`` of a root span queues a small record so the
+trace shows as in progress before it ends. One writer thread per processor wakes when a batch is
+full or every ``flush_interval_s``, opens the store for a moment (retrying while another process
+holds it), writes each batch of at most ``batch_size`` spans in one transaction through
+:mod:`tracepond.store.writer`, and closes it again so other processes get their turn. While the
+store stays locked, batches wait in memory (bounded by ``queue_size``); spans that find the queue
+full are dropped and counted, and the count is written to the store's ``writer_stats`` table for
+``tracepond doctor``.
+
+``force_flush`` waits for what was queued before it; ``shutdown`` (also run at interpreter exit)
+writes what is left, waiting at most ``shutdown_timeout_s``. Nothing here raises into the app:
+failures go to :func:`tracepond.errors.log_internal_error`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+from tracepond.errors import StoreError, StoreLockedError, log_internal_error
+from tracepond.store.connection import check_store_file, open_store
+from tracepond.store.rows import SpanRecord, TraceStart, span_record, trace_start
+from tracepond.store.writer import write_in_transaction
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
+    from opentelemetry.sdk.trace import Span
+
+logger = logging.getLogger("tracepond.store")
+
+_DEFAULT_QUEUE_SIZE = 20_000
+_DEFAULT_BATCH_SIZE = 2_000
+_DEFAULT_FLUSH_INTERVAL_S = 1.0
+_OPEN_ATTEMPT_S = 0.5  # one try at the lock; the batch stays queued when it fails
+_HOLD_S = 0.25  # longest a writer keeps the file while it has a backlog, so others get a turn
+_LIVE_LIMIT = 1_000_000  # span ids remembered for root detection (spans never ended leak here)
+SOURCE = "duckdb"
+
+
+class _FlushMarker:
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+def _suppressed() -> AbstractContextManager[None]:
+    """Run the writer's own work with instrumentation switched off."""
+    try:
+        from tracepond.tracing.suppress import suppressed
+    except ImportError:  # pragma: no cover - the tracing package ships together with the store
+        return _otel_suppressed()
+    return suppressed()
+
+
+@contextmanager
+def _otel_suppressed() -> Iterator[None]:
+    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+
+    token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+    try:
+        yield
+    finally:
+        detach(token)
+
+
+class DuckDBSpanProcessor(SpanProcessor):
+    """Writes tracepond's spans to the DuckDB store at ``store_path``.
+
+    Raises StoreError at construction when the path cannot hold a store (missing directory, a
+    file that is not a tracepond store); never raises afterwards.
+    """
+
+    def __init__(
+        self,
+        store_path: str,
+        settings: Any = None,
+        *,
+        shutdown_timeout_s: float = 10.0,
+    ) -> None:
+        check_store_file(str(store_path), must_exist=False)
+        self.store_path = str(store_path)
+        self._queue_size = max(1, int(getattr(settings, "queue_size", _DEFAULT_QUEUE_SIZE)))
+        self._batch_size = max(1, int(getattr(settings, "batch_size", _DEFAULT_BATCH_SIZE)))
+        self._interval = float(getattr(settings, "flush_interval_s", _DEFAULT_FLUSH_INTERVAL_S))
+        self._shutdown_timeout_s = shutdown_timeout_s
+        self._init_state()
+        weak_self = weakref.WeakMethod(self._after_fork_in_child)
+        os.register_at_fork(after_in_child=lambda: (m := weak_self()) and m())
+        weak_shutdown = weakref.WeakMethod(self.shutdown)
+        atexit.register(lambda: (m := weak_shutdown()) and m())
+
+    def _init_state(self) -> None:
+        self._queue: collections.deque[ReadableSpan | TraceStart | _FlushMarker] = (
+            collections.deque()
+        )
+        self._pending: list[ReadableSpan | TraceStart | _FlushMarker] = []
+        self._landed: list[_FlushMarker] = []  # flushes whose spans are committed
+        self._live: set[int] = set()
+        self._roots: set[int] = set()
+        self._wake = threading.Event()
+        self._drop_lock = threading.Lock()
+        self._dropped_total = 0
+        self._dropped_unrecorded = 0
+        self._warned = False
+        self._closed = False
+        self._stop_at: float | None = None
+        self._written = 0
+        self._worker = threading.Thread(
+            target=self._run, name="tracepond-duckdb-writer", daemon=True
+        )
+        self._worker.start()
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's queue belongs to the parent; the child starts empty with its own thread.
+        closed = self._closed
+        self._init_state()
+        self._closed = closed
+
+    # --- the app's side: O(1), never raises ----------------------------------------------------
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        try:
+            span_id = span.context.span_id
+            parent = span.parent
+            is_root = parent is None or (not parent.is_remote and parent.span_id not in self._live)
+            if len(self._live) >= _LIVE_LIMIT:
+                self._live.clear()
+            self._live.add(span_id)
+            if is_root and not self._closed:
+                self._roots.add(span_id)
+                self._append(trace_start(span), counts=False)
+        except Exception:
+            log_internal_error("DuckDBSpanProcessor.on_start")
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            context = span.context
+            if context is None:
+                return
+            self._live.discard(context.span_id)
+            if self._closed or not span.context.trace_flags.sampled:
+                self._roots.discard(context.span_id)
+                return
+            if not self._append(span, counts=True):
+                self._roots.discard(context.span_id)
+        except Exception:
+            log_internal_error("DuckDBSpanProcessor.on_end")
+
+    def _append(self, item: ReadableSpan | TraceStart, counts: bool) -> bool:
+        queue = self._queue
+        if len(queue) >= self._queue_size:
+            if counts:
+                self._count_drop(1)
+            return False
+        queue.append(item)
+        if len(queue) >= self._batch_size and not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def _count_drop(self, count: int) -> None:
+        with self._drop_lock:
+            self._dropped_total += count
+            self._dropped_unrecorded += count
+            warn = not self._warned
+            self._warned = True
+        if warn:
+            logger.warning(
+                "tracepond: the span queue for %s is full (%d spans); new spans are dropped and "
+                "counted until the writer catches up (see `tracepond doctor`, or raise "
+                "TRACEPOND_QUEUE_SIZE)",
+                self.store_path,
+                self._queue_size,
+            )
+
+    @property
+    def dropped(self) -> int:
+        """Spans dropped by this processor since it started (queue full or unwritable)."""
+        return self._dropped_total
+
+    @property
+    def written(self) -> int:
+        """Spans this processor has written to the store."""
+        return self._written
+
+    # --- flushing and shutdown -------------------------------------------------------------
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Write everything queued so far; False when it did not land within the timeout."""
+        if not self._worker.is_alive():
+            return not self._queue and not self._pending
+        marker = _FlushMarker()
+        self._queue.append(marker)
+        self._wake.set()
+        return marker.done.wait(max(timeout_millis, 0) / 1000.0)
+
+    def shutdown(self) -> None:
+        """Stop accepting spans, write what is queued (waiting at most shutdown_timeout_s)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop_at = time.monotonic() + self._shutdown_timeout_s
+        self._wake.set()
+        self._worker.join(self._shutdown_timeout_s + 1.0)
+        left = sum(1 for item in (*self._pending, *self._queue) if isinstance(item, ReadableSpan))
+        if left:
+            self._count_drop(left)
+            logger.warning(
+                "tracepond: %d spans were not written to %s before exit (the store stayed locked "
+                "by another process)",
+                left,
+                self.store_path,
+            )
+
+    # --- the writer thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        with _suppressed():
+            while True:
+                self._wake.wait(self._interval)
+                self._wake.clear()
+                self._write_available()
+                if self._stop_at is not None and (
+                    self._idle() or time.monotonic() >= self._stop_at
+                ):
+                    return
+
+    def _idle(self) -> bool:
+        return not self._queue and not self._pending and not self._dropped_unrecorded
+
+    def _write_available(self) -> None:
+        """Write batches while there is work, holding the store at most _HOLD_S at a time."""
+        while not self._idle():
+            try:
+                with open_store(self.store_path, timeout_s=_OPEN_ATTEMPT_S) as conn:
+                    hold_until = time.monotonic() + _HOLD_S
+                    while not self._idle() and time.monotonic() < hold_until:
+                        self._write_one(conn)
+                self._release_markers()  # after the close: a flushed store is free to open
+            except StoreLockedError:
+                stopping = self._stop_at is not None
+                if not stopping or time.monotonic() >= self._stop_at:  # type: ignore[operator]
+                    return  # contended: the batch stays pending, retried on the next wake-up
+            except StoreError as error:  # the file became unusable (replaced, newer schema)
+                self._give_up_pending(error)
+                return
+            except Exception:
+                self._give_up_pending(None)
+                log_internal_error("DuckDBSpanProcessor writer")
+                return
+            if not self._idle():
+                time.sleep(random.uniform(0.002, 0.01))  # let other processes take the lock
+
+    def _take(self) -> list[ReadableSpan | TraceStart | _FlushMarker]:
+        """The pending batch, topped up from the queue to at most batch_size spans."""
+        batch = self._pending
+        spans = sum(1 for item in batch if isinstance(item, ReadableSpan))
+        queue = self._queue
+        while queue and spans < self._batch_size:
+            item = queue.popleft()
+            batch.append(item)
+            if isinstance(item, ReadableSpan):
+                spans += 1
+        return batch
+
+    def _write_one(self, conn: Any) -> None:
+        batch = self._take()
+        records: list[SpanRecord] = []
+        starts: list[TraceStart] = []
+        markers: list[_FlushMarker] = []
+        for item in batch:
+            if isinstance(item, _FlushMarker):
+                markers.append(item)
+            elif isinstance(item, TraceStart):
+                starts.append(item)
+            else:
+                records.append(self._record(item))
+        with self._drop_lock:
+            dropped, self._dropped_unrecorded = self._dropped_unrecorded, 0
+        try:
+            self._written += write_in_transaction(
+                conn, records, starts, dropped=dropped, source=SOURCE
+            )
+        except BaseException:
+            with self._drop_lock:
+                self._dropped_unrecorded += dropped
+            raise
+        self._pending = []
+        self._landed.extend(markers)
+
+    def _release_markers(self) -> None:
+        landed, self._landed = self._landed, []
+        for marker in landed:
+            marker.done.set()
+
+    def _record(self, span: ReadableSpan) -> SpanRecord:
+        span_id = span.context.span_id if span.context is not None else 0
+        is_root = span_id in self._roots
+        self._roots.discard(span_id)
+        return span_record(span, is_root)
+
+    def _give_up_pending(self, error: StoreError | None) -> None:
+        """A batch that cannot be written is dropped (and counted), never retried forever."""
+        batch, self._pending = self._take(), []
+        lost = sum(1 for item in batch if isinstance(item, ReadableSpan))
+        for item in batch:
+            if isinstance(item, _FlushMarker):
+                item.done.set()
+        if lost:
+            self._count_drop(lost)
+            with self._drop_lock:
+                self._dropped_unrecorded -= lost  # the store cannot take the count either
+        if error is not None:
+            logger.warning("tracepond: could not write %d spans to the store: %s", lost, error)

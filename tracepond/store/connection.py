@@ -1,0 +1,246 @@
+"""Short-lived connections to the store, shared safely between threads and processes.
+
+DuckDB lets one process at a time hold a database file read-write, and while it does, every other
+process's open (read-write or read-only) fails at once with ``Could not set lock on file``. So
+tracepond never keeps a connection: every write batch and every query opens the file, works, and
+closes (about 15 ms on a 1M-row store). An open that finds the file locked is retried with
+jittered exponential backoff until a deadline, then raises
+:class:`~tracepond.errors.StoreLockedError`. Inside one process a lock per store path serializes
+tracepond's own opens, because DuckDB refuses a read-only and a read-write connection to the same
+file in one process at once. docs/concurrency.md tells the whole story.
+
+Every open checks the file before DuckDB touches it: a missing directory, a file that is not a
+DuckDB database, or a DuckDB database that is not a tracepond store raises a
+:class:`~tracepond.errors.StoreError` and leaves the file as it was. A read-write open migrates an
+older store forward (:mod:`tracepond.store.migrations`); a newer one is refused.
+
+Reads go through :func:`read_connection`, which also routes ``s3://`` URIs and Parquet
+directories to ``tracepond.store.lake`` (the same tables as views).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import duckdb
+
+from tracepond.errors import ConfigError, NotAStoreError, StoreError, StoreLockedError
+from tracepond.store import migrations
+
+DEFAULT_TIMEOUT_S = 10.0
+"""How long an open keeps retrying a store locked by another process before giving up."""
+
+_LOCK_MESSAGES = (
+    "Could not set lock on file",
+    # Another connection of this process (not opened through tracepond) with other settings.
+    "different configuration than existing connections",
+)
+_FIRST_BACKOFF_S = 0.002
+_MAX_BACKOFF_S = 0.05
+_DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB database file
+
+# Read-only connections cannot write the store; these settings also refuse files, ATTACH,
+# COPY ... TO, INSTALL/LOAD, and any later SET (tracepond.sql() runs user SQL on them).
+READ_CONFIG: dict[str, Any] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,
+}
+
+_path_locks: dict[str, threading.RLock] = {}
+_path_locks_guard = threading.Lock()
+
+
+def resolve_store(store: str | os.PathLike[str] | None) -> str:
+    """The store a call uses: the argument, else the configured one (``TRACEPOND_STORE``)."""
+    if store is not None and str(store):
+        return str(store)
+    from tracepond.config import get_settings
+
+    configured = get_settings().store
+    if not configured:
+        raise ConfigError(
+            "no local store is configured; pass store=... or configure(store='tracepond.duckdb')"
+        )
+    return str(configured)
+
+
+def is_lake(store: str) -> bool:
+    """True for stores read through tracepond.store.lake: ``s3://`` URIs and Parquet folders."""
+    return store.startswith("s3://") or os.path.isdir(store)
+
+
+def _path_lock(path: str) -> threading.RLock:
+    with _path_locks_guard:
+        lock = _path_locks.get(path)
+        if lock is None:
+            lock = _path_locks[path] = threading.RLock()
+        return lock
+
+
+def check_store_file(path: str, *, must_exist: bool) -> None:
+    """Refuse, before DuckDB opens it, a path that cannot hold a store. Never touches the file."""
+    if os.path.isdir(path):
+        raise NotAStoreError(f"{path} is a directory, not a tracepond store file")
+    if not os.path.exists(path):
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise StoreError(
+                f"cannot use store {path}: the directory {directory} does not exist "
+                "(tracepond does not create directories; create it first)"
+            )
+        if must_exist:
+            raise StoreError(
+                f"no tracepond store at {path} (it is created when the first trace is written)"
+            )
+        return
+    with open(path, "rb") as file:
+        head = file.read(12)
+    if len(head) < 12 or head[8:12] != _DUCKDB_MAGIC:
+        raise NotAStoreError(
+            f"{path} exists and is not a DuckDB database; tracepond will not overwrite it "
+            "(choose another store path)"
+        )
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    message = str(error)
+    return any(text in message for text in _LOCK_MESSAGES)
+
+
+def _connect(path: str, read_only: bool, deadline: float) -> duckdb.DuckDBPyConnection:
+    """duckdb.connect, retried with jittered exponential backoff while the file is locked."""
+    delay = _FIRST_BACKOFF_S
+    while True:
+        try:
+            if read_only:
+                return duckdb.connect(path, read_only=True, config=READ_CONFIG)
+            return duckdb.connect(path)
+        except duckdb.Error as error:
+            if not _is_lock_error(error):
+                raise _open_error(path, error) from error
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise StoreLockedError(
+                    f"{path} stayed locked by another process; gave up after retrying ({error})"
+                ) from error
+            time.sleep(min(remaining, delay * random.uniform(0.5, 1.5)))
+            delay = min(delay * 2, _MAX_BACKOFF_S)
+
+
+def _open_error(path: str, error: duckdb.Error) -> StoreError:
+    message = str(error)
+    if "not a valid DuckDB database file" in message:
+        return NotAStoreError(
+            f"{path} is not a DuckDB database; tracepond will not overwrite it ({message})"
+        )
+    return StoreError(f"cannot open store {path}: {message}")
+
+
+def _has_user_tables(conn: duckdb.DuckDBPyConnection) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_catalog = current_database()"
+    ).fetchall()[0]
+    return bool(row and row[0])
+
+
+def _check_schema(conn: duckdb.DuckDBPyConnection, path: str, read_only: bool) -> int:
+    """The store's schema version after migrating (read-write) or checking (read-only)."""
+    version = migrations.stored_version(conn)
+    if version is None and _has_user_tables(conn):
+        raise NotAStoreError(
+            f"{path} is a DuckDB database but not a tracepond store (it has no schema_version "
+            "table); tracepond will not change it"
+        )
+    migrations.refuse_newer(version, path)
+    if version == migrations.CURRENT_VERSION or read_only:
+        return version or 0
+    return migrations.migrate(conn, path)
+
+
+@contextmanager
+def open_store(
+    store: str | os.PathLike[str],
+    *,
+    read_only: bool = False,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to a store file for the duration of a ``with`` block, then closed.
+
+    Read-write opens create the file when missing (its directory must exist) and migrate it;
+    read-only opens require an existing store and run with :data:`READ_CONFIG`. Raises
+    StoreLockedError when another process holds the file for longer than ``timeout_s``.
+    """
+    path = str(store)
+    deadline = time.monotonic() + timeout_s
+    check_store_file(path, must_exist=read_only)
+    lock = _path_lock(os.path.abspath(path))
+    if not lock.acquire(timeout=max(timeout_s, 0.0)):
+        raise StoreLockedError(f"{path} stayed busy in this process for more than {timeout_s}s")
+    try:
+        conn = _connect(path, read_only, deadline)
+        try:
+            if read_only and _read_only_version(conn, path) < migrations.CURRENT_VERSION:
+                conn.close()  # an older store: migrate it with a short write open, then read
+                with _closing(_connect(path, False, deadline)) as writer:
+                    _check_schema(writer, path, read_only=False)
+                conn = _connect(path, True, deadline)
+            elif not read_only:
+                _check_schema(conn, path, read_only=False)
+            yield conn
+        finally:
+            conn.close()
+    finally:
+        lock.release()
+
+
+@contextmanager
+def _closing(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _read_only_version(conn: duckdb.DuckDBPyConnection, path: str) -> int:
+    version = _check_schema(conn, path, read_only=True)
+    if version == 0:
+        raise StoreError(f"{path} is an empty DuckDB file, not yet a tracepond store")
+    return version
+
+
+@contextmanager
+def read_connection(
+    store: str | os.PathLike[str] | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The one way tracepond reads a store: a read-only connection with tables ``traces``,
+    ``spans``, ``span_events`` (and runs/models), whatever the store is.
+
+    A file path opens the DuckDB store read-only; an ``s3://`` URI or a directory of Parquet
+    files goes to ``tracepond.store.lake.open_lake`` (same tables, as views).
+    """
+    path = resolve_store(store)
+    if is_lake(path):
+        yield from _lake_connection(path)
+        return
+    with open_store(path, read_only=True, timeout_s=timeout_s) as conn:
+        yield conn
+
+
+def _lake_connection(uri: str) -> Iterator[duckdb.DuckDBPyConnection]:
+    try:
+        from tracepond.store import lake  # type: ignore[attr-defined]
+    except ImportError as error:
+        raise StoreError(f"{uri} is not a store file, and lake stores are not available") from error
+    conn: duckdb.DuckDBPyConnection = lake.open_lake(uri)
+    try:
+        yield conn
+    finally:
+        conn.close()

@@ -1,0 +1,251 @@
+"""From OpenTelemetry spans to store rows.
+
+:func:`span_record` turns one finished ``ReadableSpan`` into the ``spans`` row, its
+``span_events`` rows and the trace-level facts (tags, metadata, session, ...) that the writer folds
+into the ``traces`` row. :func:`trace_start` is the small record of a root span that has started,
+which makes a trace visible as in progress before it ends.
+
+Rows are plain tuples in the order of :data:`SPAN_COLUMNS` / :data:`EVENT_COLUMNS`; times are
+integer microseconds since the epoch (UTC) until the writer hands them to DuckDB as TIMESTAMPs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+from tracepond.tracing import attributes as attr
+from tracepond.tracing.span_types import OPERATION_SPAN_TYPES, SpanType
+
+# (column, DuckDB type); the writer inserts BY NAME, so the order here is free.
+SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("trace_id", "VARCHAR"),
+    ("span_id", "VARCHAR"),
+    ("parent_span_id", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("kind", "VARCHAR"),
+    ("span_type", "VARCHAR"),
+    ("start_time", "TIMESTAMP"),
+    ("end_time", "TIMESTAMP"),
+    ("duration_ms", "DOUBLE"),
+    ("status", "VARCHAR"),
+    ("status_message", "VARCHAR"),
+    ("provider", "VARCHAR"),
+    ("model", "VARCHAR"),
+    ("input_tokens", "BIGINT"),
+    ("output_tokens", "BIGINT"),
+    ("inputs", "JSON"),
+    ("outputs", "JSON"),
+    ("attributes", "JSON"),
+    ("run_id", "VARCHAR"),
+    ("experiment_id", "VARCHAR"),
+    ("model_id", "VARCHAR"),
+    ("session_id", "VARCHAR"),
+    ("user_id", "VARCHAR"),
+    ("service_name", "VARCHAR"),
+    ("cost_usd", "DOUBLE"),
+)
+S = {name: index for index, (name, _) in enumerate(SPAN_COLUMNS)}  # column -> tuple index
+
+EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("trace_id", "VARCHAR"),
+    ("span_id", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("time", "TIMESTAMP"),
+    ("attributes", "JSON"),
+)
+
+# Attributes that become columns of their own and are not repeated in `attributes`.
+_COLUMN_ATTRIBUTES = frozenset({attr.INPUTS, attr.OUTPUTS})
+_STATUS_NAMES = {StatusCode.OK: "OK", StatusCode.ERROR: "ERROR", StatusCode.UNSET: "UNSET"}
+
+
+@dataclass(slots=True)
+class SpanRecord:
+    """One finished span, ready for the store."""
+
+    row: tuple[Any, ...]
+    events: list[tuple[Any, ...]]
+    is_root: bool  # the first span of this trace in this process (its name becomes the trace's)
+    tags: dict[str, Any] | None
+    metadata: dict[str, Any] | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.row[0], self.row[1]
+
+
+@dataclass(slots=True)
+class TraceStart:
+    """A root span that has started: the trace is in progress until that span ends."""
+
+    trace_id: str
+    span_id: str
+    name: str
+    start_us: int
+    trace_fields: dict[str, str]  # run_id, experiment_id, model_id, session_id, user_id, service
+    tags: dict[str, Any] | None
+    metadata: dict[str, Any] | None
+
+
+def hex_trace_id(trace_id: int) -> str:
+    return format(trace_id, "032x")
+
+
+def hex_span_id(span_id: int) -> str:
+    return format(span_id, "016x")
+
+
+def json_text(value: Any) -> str | None:
+    """Valid JSON text for a JSON column: JSON text passes through, anything else is encoded."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            orjson.loads(value)
+            return value
+        except orjson.JSONDecodeError:
+            pass  # a plain string: stored as a JSON string
+    return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def json_object(value: Any) -> dict[str, Any] | None:
+    """A JSON-object attribute (tags, metadata) as a dict; anything else is ignored."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _float_or_none(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def span_type_of(attributes: Mapping[str, Any]) -> str:
+    explicit = attributes.get(attr.SPAN_TYPE)
+    if explicit:
+        return str(explicit)
+    operation = attributes.get(attr.GEN_AI_OPERATION_NAME)
+    return OPERATION_SPAN_TYPES.get(str(operation), SpanType.UNKNOWN) if operation else "UNKNOWN"
+
+
+def _service_name(span: ReadableSpan) -> str | None:
+    resource = span.resource
+    return _str_or_none(resource.attributes.get("service.name")) if resource is not None else None
+
+
+def trace_fields(attributes: Mapping[str, Any], service_name: str | None) -> dict[str, str]:
+    """The trace-level ids a span carries (only those present)."""
+    found = {
+        "run_id": attributes.get(attr.RUN_ID),
+        "experiment_id": attributes.get(attr.EXPERIMENT_ID),
+        "model_id": attributes.get(attr.MODEL_ID),
+        "session_id": attributes.get(attr.SESSION_ID),
+        "user_id": attributes.get(attr.USER_ID),
+        "service_name": service_name,
+    }
+    return {key: str(value) for key, value in found.items() if value is not None}
+
+
+def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
+    """The store's view of one finished span."""
+    context = span.context
+    if context is None:
+        raise ValueError("a span without a context cannot be stored")
+    attributes: Mapping[str, Any] = span.attributes or {}
+    trace_id = hex_trace_id(context.trace_id)
+    span_id = hex_span_id(context.span_id)
+    parent = span.parent
+    start_us = (span.start_time or 0) // 1000
+    end_us = (span.end_time or span.start_time or 0) // 1000
+    other = {k: v for k, v in attributes.items() if k not in _COLUMN_ATTRIBUTES}
+    model = attributes.get(attr.GEN_AI_RESPONSE_MODEL) or attributes.get(attr.GEN_AI_REQUEST_MODEL)
+    provider = attributes.get(attr.GEN_AI_PROVIDER_NAME) or attributes.get(attr.GEN_AI_SYSTEM)
+    status = span.status
+    row = (
+        trace_id,
+        span_id,
+        hex_span_id(parent.span_id) if parent is not None else None,
+        span.name,
+        span.kind.name,
+        span_type_of(attributes),
+        start_us,
+        end_us,
+        (end_us - start_us) / 1000.0,
+        _STATUS_NAMES.get(status.status_code, "UNSET"),
+        status.description,
+        _str_or_none(provider),
+        _str_or_none(model),
+        _int_or_none(attributes.get(attr.GEN_AI_USAGE_INPUT_TOKENS)),
+        _int_or_none(attributes.get(attr.GEN_AI_USAGE_OUTPUT_TOKENS)),
+        json_text(attributes.get(attr.INPUTS)),
+        json_text(attributes.get(attr.OUTPUTS)),
+        orjson.dumps(other, default=str, option=orjson.OPT_NON_STR_KEYS).decode(),
+        _str_or_none(attributes.get(attr.RUN_ID)),
+        _str_or_none(attributes.get(attr.EXPERIMENT_ID)),
+        _str_or_none(attributes.get(attr.MODEL_ID)),
+        _str_or_none(attributes.get(attr.SESSION_ID)),
+        _str_or_none(attributes.get(attr.USER_ID)),
+        _service_name(span),
+        _float_or_none(attributes.get(attr.COST_USD)),
+    )
+    events = [
+        (
+            trace_id,
+            span_id,
+            event.name,
+            event.timestamp // 1000,
+            orjson.dumps(dict(event.attributes or {}), default=str).decode(),
+        )
+        for event in span.events
+    ]
+    return SpanRecord(
+        row,
+        events,
+        is_root,
+        json_object(attributes.get(attr.TAGS)),
+        json_object(attributes.get(attr.METADATA)),
+    )
+
+
+def trace_start(span: ReadableSpan) -> TraceStart:
+    """What a root span tells about its trace when it starts."""
+    context = span.context
+    if context is None:
+        raise ValueError("a span without a context cannot be stored")
+    attributes: Mapping[str, Any] = span.attributes or {}
+    return TraceStart(
+        hex_trace_id(context.trace_id),
+        hex_span_id(context.span_id),
+        span.name,
+        (span.start_time or 0) // 1000,
+        trace_fields(attributes, _service_name(span)),
+        json_object(attributes.get(attr.TAGS)),
+        json_object(attributes.get(attr.METADATA)),
+    )
