@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -196,7 +197,10 @@ _STATUS_STYLE = {"OK": "green", "ERROR": "bold red", "UNSET": "yellow"}
 def _console() -> Any:
     from rich.console import Console
 
-    return Console(highlight=False, soft_wrap=False)
+    # Never narrower than a trace id row: piped output defaults to 80 columns.
+    return Console(
+        highlight=False, soft_wrap=False, width=max(shutil.get_terminal_size().columns, 120)
+    )
 
 
 def _fmt_ms(value: float | None) -> str:
@@ -226,13 +230,15 @@ def print_traces_table(found: list[Any], store: str) -> None:
         click.echo(f"no traces in {store}")
         return
     table = Table(title=f"latest traces in {store}", title_justify="left")
-    for column in ("time", "trace id", "name", "status", "duration", "tokens", "spans"):
-        table.add_column(
-            column, justify="right" if column in ("duration", "tokens", "spans") else "left"
-        )
+    table.add_column("time", no_wrap=True)
+    table.add_column("trace id", no_wrap=True, min_width=32)
+    table.add_column("name", overflow="ellipsis", max_width=32)
+    table.add_column("status", no_wrap=True)
+    for column in ("duration", "tokens", "cost", "spans"):
+        table.add_column(column, justify="right", no_wrap=True)
     for item in found:
         info = item.info
-        started = info.start_time.strftime("%Y-%m-%d %H:%M:%S") if info.start_time else ""
+        started = info.start_time.strftime("%m-%d %H:%M:%S") if info.start_time else ""
         table.add_row(
             started,
             info.trace_id,
@@ -240,6 +246,7 @@ def print_traces_table(found: list[Any], store: str) -> None:
             _status_text(info.status, bool(getattr(info, "in_progress", False))),
             _fmt_ms(info.duration_ms),
             _fmt_tokens(info),
+            f"${info.cost_usd:.4f}" if getattr(info, "cost_usd", None) else "",
             str(info.span_count or 0),
         )
     _console().print(table)
@@ -253,7 +260,7 @@ def _span_label(span: Any) -> Any:
     label.append(f"  {_fmt_ms(span.duration_ms)}  ")
     label.append_text(_status_text(span.status))
     model = getattr(span, "model", None)
-    if model:
+    if model and model not in (span.name or ""):
         label.append(f"  {model}", style="magenta")
     tokens = (getattr(span, "input_tokens", None) or 0) + (
         getattr(span, "output_tokens", None) or 0
