@@ -123,59 +123,57 @@ def _where(query: TraceListQuery) -> tuple[str, list[Any]]:
 
 
 def list_traces(store: str, query: TraceListQuery) -> dict[str, Any]:
-    """One page of traces, newest first by default, with each trace's models and a live cursor."""
+    """One page of traces, newest first by default, with each trace's models and a live cursor.
+
+    One statement (one store open): the page, the models of its traces' spans, the filter's
+    total and the newest start time.
+    """
     where, params = _where(query)
     direction = "DESC" if query.descending else "ASC"
+    order = f"{SORTS[query.sort]} {direction} NULLS LAST, trace_id {direction}"
+    total = "NULL" if query.since is not None else f"(SELECT count(*) FROM traces t WHERE {where})"
     statement = (
-        f"SELECT {_TRACE_COLUMNS} FROM traces WHERE {where} "
-        f"ORDER BY {SORTS[query.sort]} {direction} NULLS LAST, trace_id {direction} LIMIT ? OFFSET ?"
+        f"WITH page AS (SELECT {_TRACE_COLUMNS} FROM traces t WHERE {where} ORDER BY {order} "
+        "LIMIT ? OFFSET ?), "
+        "used AS (SELECT trace_id, model, count(*) AS n FROM spans "
+        "WHERE trace_id IN (SELECT trace_id FROM page) AND model IS NOT NULL GROUP BY trace_id, model), "
+        "models AS (SELECT trace_id, list(model ORDER BY n DESC, model) AS models FROM used GROUP BY trace_id) "
+        f"SELECT page.*, models.models, {total} AS total_count, "
+        "(SELECT max(start_time) FROM traces) AS newest "
+        f"FROM page LEFT JOIN models USING (trace_id) ORDER BY {order}"
     )
-    rows = store_access.fetch_dicts(store, statement, [*params, query.limit + 1, query.offset])
+    total_params = params if query.since is None else []
+    rows = store_access.fetch_dicts(store, statement, [*params, query.limit + 1, query.offset, *total_params])
     has_more = len(rows) > query.limit
-    traces = [_trace_row(r) for r in rows[: query.limit]]
-    _attach_models(store, traces)
-    total = None
-    if query.since is None:
-        count = store_access.fetch_rows(store, f"SELECT count(*) FROM traces WHERE {where}", params)
-        total = int(count[0][0])
+    count = rows[0]["total_count"] if rows else (0 if query.since is None else None)
+    if not rows and query.since is None and query.offset:
+        count = int(store_access.fetch_rows(store, f"SELECT count(*) FROM traces t WHERE {where}", params)[0][0])
+    newest = rows[0]["newest"] if rows else None
+    traces = []
+    for row in rows[: query.limit]:
+        del row["total_count"], row["newest"]
+        row["models"] = row["models"] or []
+        row["model"] = row["models"][0] if row["models"] else None
+        traces.append(_trace_row(row))
     return {
         "traces": traces,
         "limit": query.limit,
         "offset": query.offset,
         "has_more": has_more,
-        "total": total,
-        "cursor": _cursor(store, query, traces),
+        "total": count,
+        "cursor": _cursor(query, traces, newest),
     }
 
 
-def _cursor(store: str, query: TraceListQuery, traces: list[dict[str, Any]]) -> str | None:
-    latest = max((t["start_time"] for t in traces if t["start_time"] is not None), default=None)
+def _cursor(query: TraceListQuery, traces: list[dict[str, Any]], newest: dt.datetime | None) -> str:
+    """The start time after which a poll looks for new traces."""
+    latest = newest if newest is not None else max(
+        (t["start_time"] for t in traces if t["start_time"] is not None), default=None
+    )
     if query.since is not None:
         since = _parse_cursor(query.since)
         latest = max(latest, since) if latest is not None else since
-    elif query.sort != "start_time" or not query.descending or query.offset:
-        rows = store_access.fetch_rows(store, "SELECT max(start_time) FROM traces", [])
-        latest = rows[0][0] if rows else None
-    return latest.isoformat() if latest is not None else utcnow().isoformat()
-
-
-def _attach_models(store: str, traces: list[dict[str, Any]]) -> None:
-    """Each trace's models (from its spans), most used first; 'model' is the first of them."""
-    if not traces:
-        return
-    marks = ", ".join("?" for _ in traces)
-    rows = store_access.fetch_rows(
-        store,
-        f"SELECT trace_id, model, count(*) AS n FROM spans WHERE trace_id IN ({marks}) "
-        "AND model IS NOT NULL GROUP BY trace_id, model ORDER BY trace_id, n DESC, model",
-        [t["trace_id"] for t in traces],
-    )
-    models: dict[str, list[str]] = {}
-    for trace_id, model, _count in rows:
-        models.setdefault(trace_id, []).append(model)
-    for t in traces:
-        t["models"] = models.get(t["trace_id"], [])
-        t["model"] = t["models"][0] if t["models"] else None
+    return latest.isoformat() if latest is not None else dt.datetime(1970, 1, 1).isoformat()
 
 
 # --- one trace -------------------------------------------------------------------------------

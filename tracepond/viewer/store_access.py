@@ -40,9 +40,20 @@ def fetch_dicts(store: str, statement: str, params: Sequence[Any]) -> list[dict[
 
 
 def user_sql(store: str, statement: str, limit: int, timeout_s: float) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """A statement typed by the user: read-only and time-limited by the query API."""
-    result = _sql(store, statement, None, timeout_s)
-    return list(result.columns), result.fetchmany(limit) if hasattr(result, "fetchmany") else result.fetchall()[:limit]
+    """A statement typed by the user (read-only and time-limited by the query API), at most
+    ``limit`` rows. A query is wrapped in ``SELECT * FROM (...) LIMIT`` so the store does not
+    materialize rows nobody will see; statements that cannot be wrapped (SHOW, DESCRIBE,
+    PRAGMA, ...) run as they are."""
+    from tracepond.errors import QueryError
+
+    body = statement.strip().rstrip(";").strip()
+    try:
+        result = _sql(store, f"SELECT * FROM ({body}\n) AS q LIMIT {int(limit)}", None, timeout_s)
+    except QueryError as exc:
+        if "syntax error" not in str(exc).lower() and "parser error" not in str(exc).lower():
+            raise
+        result = _sql(store, statement, None, timeout_s)
+    return list(result.columns), result.fetchall()[:limit]
 
 
 def compile_filter(text: str) -> tuple[str, list[Any]]:
@@ -53,10 +64,8 @@ def compile_filter(text: str) -> tuple[str, list[Any]]:
     return sql, list(params)
 
 
-def write_spans(store: str, spans: Sequence[Any]) -> None:
-    """Write finished SDK spans as one batch through the store's writer."""
-    from tracepond.store.rows import span_record
-    from tracepond.store.writer import write_batch
+def write_spans(store: str, spans: Sequence[Any]) -> int:
+    """Write finished SDK spans as one batch (one transaction) through the store's writer."""
+    from tracepond.store.writer import write_spans as write
 
-    records = [span_record(span, is_root=span.parent is None) for span in spans]
-    write_batch(store, records)
+    return write(store, spans)

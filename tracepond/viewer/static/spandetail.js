@@ -57,9 +57,10 @@
     var system = asArray(attrs["gen_ai.system_instructions"]).map(normalizePart);
     var input = asArray(attrs["gen_ai.input.messages"]);
     var output = asArray(attrs["gen_ai.output.messages"]);
+    var fromInputs = false;
     if (!input.length) {
       var inputs = TP.maybeJson(span.inputs);
-      if (inputs && Array.isArray(inputs.messages)) input = inputs.messages;
+      if (inputs && Array.isArray(inputs.messages)) { input = inputs.messages; fromInputs = true; }
     }
     if (!output.length) {
       var outputs = TP.maybeJson(span.outputs);
@@ -69,6 +70,9 @@
           return { role: m.role || "assistant", content: m.content, tool_calls: m.tool_calls, finish_reason: c.finish_reason };
         });
       }
+    }
+    if (!output.length && fromInputs && typeof TP.maybeJson(span.outputs) === "string") {
+      output = [{ role: "assistant", content: TP.maybeJson(span.outputs) }];
     }
     var messages = input.map(normalizeMessage);
     if (system.length) messages.unshift({ role: "system", parts: system });

@@ -236,7 +236,11 @@
     row.bar.className = "tv-bar t-" + type.toLowerCase() + (span.status === "ERROR" ? " err" : "") +
       (span.in_progress ? " running" : "");
     row.barLabel.textContent = fmt.duration(span.duration_ms);
-    row.barLabel.style.left = Math.min(left + width, 88) + "%";
+    // The duration label sits after the bar; near the right edge before it; on a wide bar inside.
+    var place = width > 40 ? "inside" : left + width > 82 ? "before" : "after";
+    row.barLabel.style.left = place === "after" ? (left + width) + "%" : "";
+    row.barLabel.style.right = place === "before" ? (100 - left) + "%" : place === "inside" ? (100 - left - width) + "%" : "";
+    row.barLabel.className = "tv-barlabel " + place;
     el.classList.toggle("selected", span.span_id === this.selected);
     el.classList.toggle("error", span.status === "ERROR");
     el.setAttribute("aria-expanded", hasKids ? String(!!open) : "false");
