@@ -309,10 +309,13 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.delay_s:
             time.sleep(fault.delay_s)
         reply = owner.answer(operation, model_id, body, fault)
-        if reply.events is None:
-            self._write_json(reply)
-        else:
-            self._write_events(reply, fault)
+        try:
+            if reply.events is None:
+                self._write_json(reply)
+            else:
+                self._write_events(reply, fault)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True  # the client left mid-answer (a stream it broke off)
 
     def _start(self, reply: _Reply, extra: dict[str, str]) -> None:
         self.send_response(reply.status)
