@@ -65,25 +65,25 @@ class SpanProcessors(SynchronousMultiSpanProcessor):
         self._processors = (*self._processors, span_processor)
 
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
-        try:
-            for processor in self._processors:
+        for processor in self._processors:
+            try:
                 processor.on_start(span, parent_context=parent_context)
-        except Exception:
-            log_internal_error("span processor on_start")
+            except Exception:
+                log_internal_error("span processor on_start")
 
     def _on_ending(self, span: Span) -> None:
-        try:
-            for processor in self._processors:
+        for processor in self._processors:
+            try:
                 processor._on_ending(span)
-        except Exception:
-            log_internal_error("span processor _on_ending")
+            except Exception:
+                log_internal_error("span processor _on_ending")
 
     def on_end(self, span: ReadableSpan) -> None:
-        try:
-            for processor in self._processors:
+        for processor in self._processors:  # one faulty processor must not starve the others
+            try:
                 processor.on_end(span)
-        except Exception:
-            log_internal_error("span processor on_end")
+            except Exception:
+                log_internal_error("span processor on_end")
 
     def shutdown(self) -> None:
         _shutdown_all(self._processors)

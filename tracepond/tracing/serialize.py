@@ -348,7 +348,7 @@ def _safe_repr(value: Any) -> str:
     try:
         text = repr(value)
     except Exception:
-        text = f"<unrepresentable {type(value).__qualname__}>"
+        text = f"<unrepresentable {type(value).__name__}>"
     return text if len(text) <= 4096 else text[:4096] + "…"
 
 
