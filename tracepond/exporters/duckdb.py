@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from tracepond.errors import StoreError, StoreLockedError, log_internal_error
-from tracepond.store.connection import check_store_file, open_store
+from tracepond.store.connection import check_store, open_store
 from tracepond.store.rows import SpanRecord, TraceStart, span_record, trace_start
 from tracepond.store.writer import write_in_transaction
 
@@ -92,7 +92,7 @@ class DuckDBSpanProcessor(SpanProcessor):
         *,
         shutdown_timeout_s: float = 10.0,
     ) -> None:
-        check_store_file(str(store_path), must_exist=False)
+        check_store(str(store_path))
         self.store_path = str(store_path)
         self._queue_size = max(1, int(getattr(settings, "queue_size", _DEFAULT_QUEUE_SIZE)))
         self._batch_size = max(1, int(getattr(settings, "batch_size", _DEFAULT_BATCH_SIZE)))
@@ -324,5 +324,5 @@ class DuckDBSpanProcessor(SpanProcessor):
             self._count_drop(lost)
             with self._drop_lock:
                 self._dropped_unrecorded -= lost  # the store cannot take the count either
-        if error is not None:
+        if error is not None and lost:
             logger.warning("tracepond: could not write %d spans to the store: %s", lost, error)

@@ -216,6 +216,28 @@ def _read_only_version(conn: duckdb.DuckDBPyConnection, path: str) -> int:
     return version
 
 
+def check_store(store: str | os.PathLike[str], *, timeout_s: float = 0.2) -> None:
+    """Raise now if ``store`` could never be written: a missing directory, a file that is not a
+    tracepond store, a newer schema. A store that is busy in another process is not an error."""
+    path = str(store)
+    check_store_file(path, must_exist=False)
+    if not os.path.exists(path):
+        return
+    lock = _path_lock(os.path.abspath(path))
+    if not lock.acquire(timeout=timeout_s):
+        return
+    try:
+        conn = _connect(path, True, time.monotonic() + timeout_s)
+    except StoreLockedError:
+        lock.release()
+        return
+    try:
+        _check_schema(conn, path, read_only=True)
+    finally:
+        conn.close()
+        lock.release()
+
+
 @contextmanager
 def read_connection(
     store: str | os.PathLike[str] | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S
