@@ -8,8 +8,8 @@ Layout (``DIR`` is the ``--out`` folder)::
     DIR/_tracepond_export.json                           the manifest: one entry per export run
 
 Column names are the store's; types are standard Parquet ones (strings, int64, double, boolean,
-timestamp in microseconds, UTC without a zone), JSON columns written as plain strings, so DuckDB,
-Spark, Trino, ClickHouse and pandas read the files as they are. The ``date`` partition column
+timestamps as UTC-adjusted microseconds), JSON columns written as plain strings, so DuckDB, Spark,
+Trino, ClickHouse and pandas read the files as they are. The ``date`` partition column
 lives in the folder names only, as Hive expects.
 
 Incremental and idempotent, with the dataset as its own watermark: each run writes only the rows
@@ -55,9 +55,11 @@ KEY_COLUMNS = {
 }
 PROGRESS_MIN_ROWS = 50_000  # a progress bar below this many rows only flickers
 
-# DuckDB types written as they are; anything else (JSON, UUID, HUGEINT, ...) becomes VARCHAR.
+# DuckDB types written as they are; TIMESTAMP becomes a UTC-adjusted timestamp (the store keeps
+# UTC without a zone; every engine, Spark before 3.4 included, reads UTC-adjusted micros), and
+# anything else (JSON, UUID, HUGEINT, ...) becomes VARCHAR.
 _PORTABLE_TYPES = frozenset(
-    {"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "DOUBLE", "FLOAT", "BOOLEAN", "TIMESTAMP", "DATE"}
+    {"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "DOUBLE", "FLOAT", "BOOLEAN", "DATE"}
 )
 _LOCK_MESSAGES = ("Could not set lock on file", "different configuration than existing connections")
 _MAX_MANIFEST_RUNS = 200
@@ -191,6 +193,7 @@ def _attached(store: str, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnectio
     """An in-memory DuckDB with the store attached read-only as ``store`` (retried on lock)."""
     conn = duckdb.connect(config={"autoinstall_known_extensions": False})
     try:
+        conn.execute("SET TimeZone = 'UTC'")  # TIMESTAMP -> TIMESTAMPTZ reads store times as UTC
         deadline = time.monotonic() + timeout_s
         delay = 0.002
         while True:
@@ -218,10 +221,15 @@ def _select_list(conn: duckdb.DuckDBPyConnection, table: str) -> str:
         "WHERE table_catalog = 'store' AND table_name = ? ORDER BY ordinal_position",
         [table],
     ).fetchall()
-    return ", ".join(
-        f't."{name}"' if kind in _PORTABLE_TYPES else f't."{name}"::VARCHAR AS "{name}"'
-        for name, kind in columns
-    )
+    return ", ".join(_portable(name, kind) for name, kind in columns)
+
+
+def _portable(name: str, kind: str) -> str:
+    if kind == "TIMESTAMP":  # the store's times are UTC: written as UTC instants
+        return f't."{name}"::TIMESTAMPTZ AS "{name}"'
+    if kind in _PORTABLE_TYPES:
+        return f't."{name}"'
+    return f't."{name}"::VARCHAR AS "{name}"'
 
 
 def _day_expression(column: str) -> str:
