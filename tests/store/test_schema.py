@@ -111,9 +111,11 @@ def test_a_store_from_a_newer_tracepond_is_refused_untouched(store_path: Path) -
         conn.execute("INSERT INTO schema_version VALUES (99, 'from the future', now()::TIMESTAMP)")
     before = file_digest(store_path)
     for read_only in (False, True):
-        with pytest.raises(SchemaVersionError) as raised:
-            with open_store(store_path, read_only=read_only):
-                pass
+        with (
+            pytest.raises(SchemaVersionError) as raised,
+            open_store(store_path, read_only=read_only),
+        ):
+            pass
         assert "99" in str(raised.value) and str(migrations.CURRENT_VERSION) in str(raised.value)
     with pytest.raises(SchemaVersionError):
         make_pipeline(store_path)  # configure() fails at once, naming both versions

@@ -170,9 +170,11 @@ def test_the_same_span_written_twice_is_stored_once(store_path: Path) -> None:
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("t")
-    with tracer.start_as_current_span("root"):
-        with tracer.start_as_current_span("llm", attributes={attr.GEN_AI_USAGE_INPUT_TOKENS: 5}):
-            pass
+    with (
+        tracer.start_as_current_span("root"),
+        tracer.start_as_current_span("llm", attributes={attr.GEN_AI_USAGE_INPUT_TOKENS: 5}),
+    ):
+        pass
     spans = exporter.get_finished_spans()
 
     assert write_spans(str(store_path), spans) == 2
@@ -245,10 +247,12 @@ def test_inputs_that_are_not_json_are_kept_as_json_strings(pipeline: Pipeline) -
 
 def test_a_span_under_the_apps_own_span_is_the_root_of_its_trace(pipeline: Pipeline) -> None:
     app_provider = TracerProvider(shutdown_on_exit=False)  # the app's own, not tracepond's
-    with app_provider.get_tracer("app").start_as_current_span("GET /ask") as request_span:
-        with pipeline.tracer.start_as_current_span("handler"):
-            with pipeline.tracer.start_as_current_span("llm"):
-                pass
+    with (
+        app_provider.get_tracer("app").start_as_current_span("GET /ask") as request_span,
+        pipeline.tracer.start_as_current_span("handler"),
+        pipeline.tracer.start_as_current_span("llm"),
+    ):
+        pass
     pipeline.flush()
     (row,) = _rows(pipeline.store, "SELECT trace_id, name, in_progress, span_count FROM traces")
     assert row == (format(request_span.get_span_context().trace_id, "032x"), "handler", False, 2)
