@@ -106,6 +106,15 @@ have set an SDK provider first; its sampler then decides (``sample_rate`` is not
 Accepts a boolean. Default: ``false``.
 """
 
+TRACEPOND_UI_TOKEN = "TRACEPOND_UI_TOKEN"
+"""
+.. envvar:: TRACEPOND_UI_TOKEN
+
+Access token of the local viewer (``tracepond ui --token``), required when it binds an address
+other than 127.0.0.1. Read by the viewer's command, not by ``configure()``.
+Default: unset (a token is generated when one is needed).
+"""
+
 TRACEPOND_RAISE_INTERNAL_ERRORS = "TRACEPOND_RAISE_INTERNAL_ERRORS"
 """
 .. envvar:: TRACEPOND_RAISE_INTERNAL_ERRORS
@@ -124,6 +133,7 @@ TRACEPOND_VARIABLES: tuple[str, ...] = (
     TRACEPOND_FLUSH_INTERVAL,
     TRACEPOND_METRICS,
     TRACEPOND_USE_GLOBAL_PROVIDER,
+    TRACEPOND_UI_TOKEN,
     TRACEPOND_RAISE_INTERNAL_ERRORS,
 )
 """Every ``TRACEPOND_*`` environment variable; the README documents each one."""

@@ -20,18 +20,18 @@ from opentelemetry.context import (
     set_value,
 )
 
-_SUPPRESS_TRACEPOND_KEY = create_key("tracepond-suppress")
+_SUPPRESS_KEY = create_key("tracepond-suppress")
 
 
 def is_suppressed() -> bool:
     """True when instrumentation is switched off in the current context."""
-    return bool(get_value(_SUPPRESS_INSTRUMENTATION_KEY) or get_value(_SUPPRESS_TRACEPOND_KEY))
+    return bool(get_value(_SUPPRESS_INSTRUMENTATION_KEY) or get_value(_SUPPRESS_KEY))
 
 
 @contextmanager
 def suppressed() -> Iterator[None]:
     """Switch instrumentation off, tracepond's and OpenTelemetry's, inside the block."""
-    context = set_value(_SUPPRESS_TRACEPOND_KEY, True)
+    context = set_value(_SUPPRESS_KEY, True)
     token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, context))
     try:
         yield
