@@ -259,7 +259,7 @@ def list_sessions(
         "SELECT session_id, count(*) AS trace_count, min(start_time) AS first_time, "
         "max(coalesce(end_time, start_time)) AS last_time, "
         "list(DISTINCT user_id ORDER BY user_id) FILTER (WHERE user_id IS NOT NULL) AS user_ids, "
-        "sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, "
+        "sum(input_tokens)::BIGINT AS input_tokens, sum(output_tokens)::BIGINT AS output_tokens, "
         "sum(cost_usd) AS cost_usd, count(*) FILTER (WHERE status = 'ERROR') AS error_count "
         f"FROM traces WHERE {' AND '.join(clauses)} GROUP BY session_id "
         "ORDER BY last_time DESC NULLS LAST, session_id LIMIT ? OFFSET ?",
@@ -296,7 +296,7 @@ MAX_MODELS = 8
 
 
 def _bucket_seconds(span_s: float, buckets: int) -> int:
-    wanted = span_s / max(buckets, 1)
+    wanted = span_s / max(buckets, 1) * 0.999  # "the last hour" measured a moment later is still 60 minutes
     return next((step for step in _BUCKET_STEPS if step >= wanted), _BUCKET_STEPS[-1])
 
 
@@ -314,13 +314,13 @@ def dashboard(store: str, start: dt.datetime | None, end: dt.datetime | None, bu
         store,
         f"SELECT {bucket} AS b, count(*), count(*) FILTER (WHERE status = 'ERROR'), "
         "quantile_cont(duration_ms, 0.5), quantile_cont(duration_ms, 0.95), "
-        "sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), sum(cost_usd) "
+        "sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))::DOUBLE, sum(cost_usd) "
         "FROM traces WHERE start_time >= ? AND start_time < ? GROUP BY b",
         [start, end],
     )
     model_rows = store_access.fetch_rows(
         store,
-        f"SELECT {bucket} AS b, model, sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), "
+        f"SELECT {bucket} AS b, model, sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))::DOUBLE, "
         "sum(cost_usd) FROM spans WHERE start_time >= ? AND start_time < ? AND model IS NOT NULL "
         "GROUP BY b, model",
         [start, end],
@@ -338,7 +338,7 @@ def _series(rows: list[tuple[Any, ...]], count: int) -> dict[str, Any]:
     traces, errors = [0] * count, [0] * count
     p50: list[float | None] = [None] * count
     p95: list[float | None] = [None] * count
-    rate = [0.0] * count
+    rate: list[float | None] = [None] * count
     for b, n, err, q50, q95, _tokens, _cost in rows:
         if 0 <= b < count:
             traces[b], errors[b], p50[b], p95[b] = int(n), int(err), q50, q95
@@ -367,7 +367,7 @@ def _totals(store: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
     rows = store_access.fetch_rows(
         store,
         "SELECT count(*), count(*) FILTER (WHERE status = 'ERROR'), quantile_cont(duration_ms, 0.5), "
-        "quantile_cont(duration_ms, 0.95), sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0)), "
+        "quantile_cont(duration_ms, 0.95), sum(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))::BIGINT, "
         "sum(cost_usd) FROM traces WHERE start_time >= ? AND start_time < ?",
         [start, end],
     )

@@ -40,7 +40,7 @@
       });
       if (stacked && sum > maxY) maxY = sum;
     });
-    maxY = opts.maxY || niceMax(maxY);
+    maxY = opts.maxY || niceMax(maxY / 4) * 4;  // four grid steps of a round size
     var x0 = x[0], x1 = x[x.length - 1], spanMs = Math.max(x1 - x0, 1);
     var iw = W - PAD.l - PAD.r, ih = H - PAD.t - PAD.b;
     var slot = iw / x.length;
@@ -74,7 +74,8 @@
       TP.clear(tip).appendChild(h("div.tip-time", null, new Date(x[i]).toLocaleString()));
       series.forEach(function (sr) {
         var sw = h("span.swatch"); sw.style.background = sr.color;
-        tip.appendChild(h("div.tip-row", null, sw, sr.name + ": ", h("b", null, yFormat(sr.values[i] || 0))));
+        var v = sr.values[i];
+        tip.appendChild(h("div.tip-row", null, sw, sr.name + ": ", h("b", null, v === null || v === undefined ? "–" : yFormat(v))));
       });
       tip.style.display = "block";
       var left = (e.clientX - rect.left) + 14;
@@ -96,19 +97,30 @@
 
   function drawLines(svg, series, x, px, py) {
     series.forEach(function (sr) {
-      var d = "", area = "";
+      // A missing value (no trace in that bucket) breaks the line instead of dropping to zero.
+      var d = "", pen = false;
       sr.values.forEach(function (v, i) {
-        var pt = px(i).toFixed(1) + "," + py(v || 0).toFixed(1);
-        d += (i ? "L" : "M") + pt;
+        if (v === null || v === undefined) { pen = false; return; }
+        d += (pen ? "L" : "M") + px(i).toFixed(1) + "," + py(v).toFixed(1);
+        pen = true;
       });
       if (sr.fill) {
-        area = d + "L" + px(x.length - 1).toFixed(1) + "," + py(0) + "L" + px(0).toFixed(1) + "," + py(0) + "Z";
-        var a = s("path.area", { d: area, fill: sr.color });
-        svg.appendChild(a);
+        var area = "";
+        sr.values.forEach(function (v, i) {
+          if (v === null || v === undefined) return;
+          area += (area ? "L" : "M") + px(i).toFixed(1) + "," + py(v).toFixed(1);
+        });
+        if (area) {
+          var valid = sr.values.map(function (v, i) { return v === null || v === undefined ? -1 : i; }).filter(function (i) { return i >= 0; });
+          area += "L" + px(valid[valid.length - 1]).toFixed(1) + "," + py(0) + "L" + px(valid[0]).toFixed(1) + "," + py(0) + "Z";
+          svg.appendChild(s("path.area", { d: area, fill: sr.color }));
+        }
       }
-      svg.appendChild(s("path.line", { d: d, stroke: sr.color }));
-      if (x.length <= 60) {
-        sr.values.forEach(function (v, i) { svg.appendChild(s("circle.point", { cx: px(i), cy: py(v || 0), r: 2.2, fill: sr.color })); });
+      if (d) svg.appendChild(s("path.line", { d: d, stroke: sr.color }));
+      if (x.length <= 90) {
+        sr.values.forEach(function (v, i) {
+          if (v !== null && v !== undefined) svg.appendChild(s("circle.point", { cx: px(i), cy: py(v), r: 2.4, fill: sr.color }));
+        });
       }
     });
   }

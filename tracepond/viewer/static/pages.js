@@ -113,7 +113,7 @@
           card("Latency", TP.chart({ x: x, kind: "line", title: "latency", yFormat: fmt.duration, legend: true, series: [
             { name: "p50", values: d.p50_ms, color: "#0ea5e9" }, { name: "p95", values: d.p95_ms, color: "#f59e0b" }] })),
           card("Error rate", TP.chart({ x: x, kind: "line", title: "error rate", maxY: Math.max(0.05, niceRate(d.error_rate)),
-            yFormat: function (v) { return (v * 100).toFixed(v < 0.1 ? 1 : 0) + "%"; },
+            yFormat: function (v) { return v === 0 ? "0%" : (v * 100).toFixed(v < 0.1 ? 1 : 0) + "%"; },
             series: [{ name: "error rate", values: d.error_rate, color: "#ef4444", fill: true }] })),
           card("Tokens by model", TP.chart({ x: x, kind: "stacked", title: "tokens", legend: true,
             series: models.map(function (m) { return { name: m, values: d.tokens_by_model[m] }; }) })),

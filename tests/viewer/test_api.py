@@ -1,0 +1,216 @@
+"""The JSON API in-process (httpx.ASGITransport): shapes, filters, paging, live cursor, errors."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from tracepond.store.writer import write_spans
+from tests.viewer.conftest import XSS_NAME, SampleStore
+
+TRACE_KEYS = {
+    "trace_id", "name", "status", "start_time", "end_time", "duration_ms", "in_progress", "session_id",
+    "user_id", "run_id", "model_id", "experiment_id", "span_count", "input_tokens", "output_tokens",
+    "total_tokens", "cost_usd", "error_count", "tags", "models", "model",
+}
+
+
+async def test_health_reports_version_store_and_features(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
+    body = (await client.get("/api/health")).json()
+    assert body["status"] == "ok" and body["version"]
+    assert body["store"] == sample_store.path
+    assert set(body["features"]) == {"runs", "models"}
+
+
+async def test_trace_list_shape_order_and_totals(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
+    body = (await client.get("/api/traces")).json()
+    assert body["total"] == 4 and body["has_more"] is False and body["offset"] == 0
+    traces = body["traces"]
+    assert all(set(t) == TRACE_KEYS for t in traces)
+    starts = [t["start_time"] for t in traces]
+    assert starts == sorted(starts, reverse=True) and starts[0].endswith("Z")
+    by_id = {t["trace_id"]: t for t in traces}
+    chat = by_id[sample_store.ids["chat"]]
+    assert chat["models"] == ["gpt-4o-mini"] and chat["total_tokens"] == 128
+    assert chat["session_id"] == "s1" and chat["tags"] == {"env": "test"}
+    assert chat["cost_usd"] == pytest.approx(0.0032)
+    assert by_id[sample_store.ids["running"]]["in_progress"] is True
+    assert by_id[sample_store.ids["error"]]["status"] == "ERROR"
+    assert body["cursor"]
+
+
+async def test_filter_language_selects_traces(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
+    errors = (await client.get("/api/traces", params={"filter": "status = 'ERROR'"})).json()
+    assert [t["trace_id"] for t in errors["traces"]] == [sample_store.ids["error"]] and errors["total"] == 1
+    by_span = (await client.get("/api/traces", params={"filter": "span.model = 'gpt-4o-mini' and session_id = 's1'"})).json()
+    assert [t["trace_id"] for t in by_span["traces"]] == [sample_store.ids["chat"]]
+
+
+@pytest.mark.parametrize("bad", ["status =", "status = 'OK' and", "nosuchfield = 1", "status = 'OK'; DROP TABLE traces"])
+async def test_a_malformed_filter_is_a_400_with_the_message(client: httpx.AsyncClient, bad: str) -> None:
+    response = await client.get("/api/traces", params={"filter": bad})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["kind"] == "filter" and "filter" in body["error"]
+    after = (await client.get("/api/traces")).json()
+    assert after["total"] == 4  # nothing was changed by the attempt
+
+
+async def test_sort_and_paging(client: httpx.AsyncClient) -> None:
+    by_duration = (await client.get("/api/traces", params={"sort": "duration_ms", "order": "asc"})).json()
+    durations = [t["duration_ms"] for t in by_duration["traces"]]
+    assert durations[:3] == sorted(durations[:3]) and durations[-1] is None  # running: NULLS LAST
+    page1 = (await client.get("/api/traces", params={"limit": 2})).json()
+    page2 = (await client.get("/api/traces", params={"limit": 2, "offset": 2})).json()
+    assert page1["has_more"] is True and page2["has_more"] is False
+    ids = [t["trace_id"] for t in page1["traces"] + page2["traces"]]
+    assert len(set(ids)) == 4
+
+
+@pytest.mark.parametrize("params,fragment", [
+    ({"limit": "0"}, "limit must be between"),
+    ({"limit": "x"}, "limit must be an integer"),
+    ({"sort": "password"}, "sort must be one of"),
+    ({"from": "yesterday"}, "from must be an ISO 8601"),
+    ({"range": "2y"}, "range must be one of"),
+    ({"since": "not-a-cursor"}, "since must be a cursor"),
+    ({"since": "2026-01-01T00:00:00", "ids": "abc"}, "ids must be"),
+])
+async def test_bad_parameters_are_400s(client: httpx.AsyncClient, params: dict[str, str], fragment: str) -> None:
+    response = await client.get("/api/traces", params=params)
+    assert response.status_code == 400 and fragment in response.json()["error"]
+
+
+async def test_time_range_narrows_the_list(client: httpx.AsyncClient) -> None:
+    recent = (await client.get("/api/traces", params={"range": "15m"})).json()
+    assert recent["total"] == 4
+    future = (await client.get("/api/traces", params={"from": str(int(time.time() * 1000) + 3_600_000)})).json()
+    assert future["total"] == 0 and future["traces"] == []
+
+
+async def test_since_cursor_returns_only_new_traces_and_listed_ids(
+    client: httpx.AsyncClient, sample_store: SampleStore
+) -> None:
+    first = (await client.get("/api/traces")).json()
+    quiet = (await client.get("/api/traces", params={"since": first["cursor"]})).json()
+    assert quiet["traces"] == [] and quiet["total"] is None
+    running = sample_store.ids["running"]
+    again = (await client.get("/api/traces", params={"since": first["cursor"], "ids": running})).json()
+    assert [t["trace_id"] for t in again["traces"]] == [running]
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.get_tracer("t").start_span("brand new").end()
+    write_spans(sample_store.path, exporter.get_finished_spans())
+    fresh = (await client.get("/api/traces", params={"since": first["cursor"]})).json()
+    assert [t["name"] for t in fresh["traces"]] == ["brand new"]
+    assert fresh["cursor"] > first["cursor"]
+    assert (await client.get("/api/traces", params={"since": fresh["cursor"]})).json()["traces"] == []
+
+
+async def test_trace_detail_outline(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
+    body = (await client.get(f"/api/traces/{sample_store.ids['chat']}")).json()
+    info, spans = body["info"], body["spans"]
+    assert info["name"] == "answer question" and info["span_count"] == 4
+    assert info["root_span_id"] == sample_store.span_ids["root"]
+    assert len(spans) == 4 and spans[0]["parent_span_id"] is None
+    assert {s["parent_span_id"] for s in spans[1:]} == {sample_store.span_ids["root"]}
+    assert [round(s["start_offset_ms"]) for s in spans] == [0, 100, 500, 600]
+    assert set(spans[0]) == {
+        "span_id", "parent_span_id", "name", "span_type", "status", "start_offset_ms", "duration_ms",
+        "model", "input_tokens", "output_tokens", "cost_usd", "in_progress",
+    }
+    assert [s["span_type"] for s in spans] == ["CHAIN", "CHAT_MODEL", "TOOL", "CHAT_MODEL"]
+
+
+async def test_trace_detail_errors(client: httpx.AsyncClient) -> None:
+    missing = await client.get("/api/traces/" + "ab" * 16)
+    assert missing.status_code == 404 and missing.json()["kind"] == "not_found"
+    bad = await client.get("/api/traces/not-hex")
+    assert bad.status_code == 400
+
+
+async def test_span_detail_has_attributes_messages_and_exception_events(
+    client: httpx.AsyncClient, sample_store: SampleStore
+) -> None:
+    chat = (await client.get(f"/api/traces/{sample_store.ids['chat']}/spans/{sample_store.span_ids['chat']}")).json()
+    assert chat["attributes"]["gen_ai.request.model"] == "gpt-4o-mini"
+    assert "gen_ai.input.messages" in chat["attributes"] and chat["events"] == []
+    assert chat["start_offset_ms"] == pytest.approx(100, abs=1)
+    failed = (await client.get(f"/api/traces/{sample_store.ids['error']}/spans/{sample_store.span_ids['error']}")).json()
+    assert failed["status"] == "ERROR" and failed["status_message"] == "rate limited by provider"
+    [event] = failed["events"]
+    assert event["name"] == "exception"
+    assert event["attributes"]["exception.type"] == "RuntimeError"
+    assert "Traceback" in event["attributes"]["exception.stacktrace"]
+    missing = await client.get(f"/api/traces/{sample_store.ids['error']}/spans/{'0' * 15}1")
+    assert missing.status_code == 404
+
+
+async def test_sessions_group_traces(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
+    body = (await client.get("/api/sessions")).json()
+    [session] = body["sessions"]
+    assert session["session_id"] == "s1" and session["trace_count"] == 2
+    assert session["user_ids"] == ["u1"] and session["error_count"] == 1
+    assert session["elapsed_ms"] == pytest.approx(62_000)
+    detail = (await client.get("/api/sessions/s1")).json()
+    assert [t["trace_id"] for t in detail["traces"]] == [sample_store.ids["chat"], sample_store.ids["error"]]
+    assert detail["traces"][0]["outputs"] == "It is sunny in Paris."
+    assert detail["traces"][0]["inputs"]["messages"][0]["role"] == "user"
+    assert (await client.get("/api/sessions/nope")).status_code == 404
+
+
+async def test_dashboard_series_line_up(client: httpx.AsyncClient) -> None:
+    body = (await client.get("/api/dashboard", params={"range": "1h"})).json()
+    n = len(body["buckets"])
+    assert n >= 2 and body["bucket_seconds"] == 60 and body["bucket_label"] == "minute"
+    for key in ("traces", "errors", "p50_ms", "p95_ms", "error_rate"):
+        assert len(body[key]) == n
+    assert sum(body["traces"]) == 4 and sum(body["errors"]) == 1
+    assert body["models"] == ["gpt-4o-mini", "gpt-4o"]
+    assert sum(body["tokens_by_model"]["gpt-4o-mini"]) == 128
+    assert sum(body["cost_by_model"]["gpt-4o-mini"]) == pytest.approx(0.0032)
+    assert body["totals"]["traces"] == 4 and body["totals"]["errors"] == 1
+
+
+async def test_sql_reads_and_refuses_writes(client: httpx.AsyncClient) -> None:
+    ok = (await client.post("/api/sql", json={"sql": "SELECT name, span_type FROM spans ORDER BY name", "limit": 2})).json()
+    assert ok["columns"] == ["name", "span_type"] and len(ok["rows"]) == 2 and ok["truncated"] is True
+    for statement in ("DELETE FROM spans", "DROP TABLE traces", "CREATE TABLE x (a INT)",
+                      "COPY spans TO '/tmp/x.csv'", "ATTACH '/tmp/other.duckdb'"):
+        refused = await client.post("/api/sql", json={"sql": statement})
+        assert refused.status_code == 400 and refused.json()["kind"] == "query", statement
+    count = (await client.post("/api/sql", json={"sql": "SELECT count(*) FROM spans"})).json()
+    assert count["rows"] == [[7]]  # still every span
+    assert (await client.post("/api/sql", json={"sql": "SHOW TABLES"})).status_code == 200
+    assert (await client.post("/api/sql", content=b"not json")).status_code == 400
+    assert (await client.post("/api/sql", json={"sql": ""})).status_code == 400
+    assert (await client.post("/api/sql", json={"sql": "SELEC 1"})).status_code == 400
+
+
+async def test_sql_csv_download(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/sql.csv", params={"sql": "SELECT name, input_tokens FROM spans WHERE input_tokens IS NOT NULL ORDER BY input_tokens"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert "attachment" in response.headers["content-disposition"]
+    lines = response.text.splitlines()
+    assert lines[0] == "name,input_tokens" and lines[1:] == ["chat gpt-4o-mini,42", "chat gpt-4o-mini,60"]
+
+
+async def test_unknown_api_path_is_json_404(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/nothing/here")
+    assert response.status_code == 404 and response.json()["kind"] == "not_found"
+
+
+async def test_hostile_names_come_back_as_plain_json_strings(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
+    body = (await client.get(f"/api/traces/{sample_store.ids['xss']}")).json()
+    assert body["info"]["name"] == XSS_NAME
+    response = await client.get(f"/api/traces/{sample_store.ids['xss']}")
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["x-content-type-options"] == "nosniff"
