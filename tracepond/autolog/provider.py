@@ -42,7 +42,7 @@ from tracepond.errors import log_internal_error
 from tracepond.tracing import attributes as attr
 from tracepond.tracing import serialize
 from tracepond.tracing.provider import get_tracer
-from tracepond.tracing.spans import start_attributes
+from tracepond.tracing.spans import end_span, start_attributes, track_local_root
 from tracepond.tracing.suppress import is_suppressed
 
 logger = logging.getLogger("tracepond.autolog")
@@ -177,9 +177,11 @@ class CallRecord:
         if self.request_model:
             attributes[attr.GEN_AI_REQUEST_MODEL] = self.request_model
         self.start_ns = time.perf_counter_ns()
-        self.span = get_tracer().start_span(
+        span = self.span = get_tracer().start_span(
             self.span_name(), kind=SpanKind.CLIENT, attributes=attributes
         )
+        if span.is_recording():
+            track_local_root(span)  # a bare call is its trace's root: update_current_trace finds it
 
     def span_name(self) -> str:
         """``"{gen_ai.operation.name} {gen_ai.request.model}"``, as the conventions name spans."""
@@ -228,7 +230,7 @@ class CallRecord:
         self.set_content(attr.INPUTS, value, "inputs")
 
     def set_outputs(self, value: Any) -> None:
-        self.set_content(attr.OUTPUTS, value, "outputs")
+        self.set_content(attr.OUTPUTS, _plain(value), "outputs")
 
     def set_response(
         self,
@@ -298,7 +300,7 @@ class CallRecord:
         except Exception:
             log_internal_error(f"{self.operation.where}.end")
         finally:
-            span.end()
+            end_span(span)  # ends it and forgets it as a local root
 
     def _write_usage(self, span: Any) -> None:
         set_attribute = span.set_attribute
@@ -321,6 +323,15 @@ class CallRecord:
         if cost is not None:
             set_attribute(attr.COST_USD, cost[0])
             set_attribute(attr.COST_SOURCE, cost[1])
+
+
+def _plain(value: Any) -> Any:
+    """A pydantic result as plain data, quietly: openai's ``ParsedChatCompletion`` makes
+    pydantic warn about its ``parsed`` field on every dump, and the app must not see that."""
+    dump = getattr(value, "model_dump", None)
+    if dump is not None and getattr(type(value), "__pydantic_serializer__", None) is not None:
+        return dump(mode="json", warnings=False)
+    return value
 
 
 def _begin(

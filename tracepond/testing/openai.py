@@ -129,8 +129,11 @@ class FakeOpenAIServer(FakeServer):
         self._replies.append(ScriptedReply(text=text, **details))
 
     def reset(self) -> None:
+        """Forget requests, faults and scripted replies; ids start again from 1."""
         super().reset()
         self._replies.clear()
+        with self._counter_lock:
+            self._counter = 0
 
     def error_body(self, status: int, message: str) -> Any:
         kind, code = _ERROR_TYPES.get(status, ("server_error", None))
