@@ -96,55 +96,49 @@ def _conflicts(
     ]
 
 
-def _get_or_create_experiment(
+def _ensure_experiment(
+    conn: duckdb.DuckDBPyConnection,
     store: str,
     name: str,
     artifact_location: str | None = None,
     description: str | None = None,
     tags: Mapping[str, Any] | None = None,
 ) -> Experiment:
+    """The experiment `name`, created if missing; other settings than stored: a conflict."""
     if not isinstance(name, str) or not name.strip():
         raise RunError(f"an experiment name must be a non-empty string, got {name!r}")
-
-    def work(conn: duckdb.DuckDBPyConnection) -> Experiment:
-        found = _find_experiment(conn, name)
-        if found is not None:
-            differences = _conflicts(found, artifact_location, description, tags)
-            if differences:
-                raise ExperimentConflictError(
-                    f"experiment {name!r} already exists with other settings: "
-                    + "; ".join(differences)
-                )
-            return found
-        experiment_id = uuid.uuid4().hex
-        location = artifact_location or str(runs_db.artifact_root(store) / experiment_id)
-        conn.execute(
-            "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?)",
-            [
-                experiment_id,
-                name,
-                location,
-                description,
-                orjson.dumps({str(k): str(v) for k, v in (tags or {}).items()}).decode(),
-                runs_db.utcnow(),
-            ],
-        )
-        created = _find_experiment(conn, name)
-        assert created is not None
-        return created
-
-    return runs_db.write(store, work)
+    found = _find_experiment(conn, name)
+    if found is not None:
+        differences = _conflicts(found, artifact_location, description, tags)
+        if differences:
+            raise ExperimentConflictError(
+                f"experiment {name!r} already exists with other settings: " + "; ".join(differences)
+            )
+        return found
+    experiment_id = uuid.uuid4().hex
+    location = artifact_location or str(runs_db.artifact_root(store) / experiment_id)
+    conn.execute(
+        "INSERT INTO experiments VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            experiment_id,
+            name,
+            location,
+            description,
+            orjson.dumps({str(k): str(v) for k, v in (tags or {}).items()}).decode(),
+            runs_db.utcnow(),
+        ],
+    )
+    created = _find_experiment(conn, name)
+    assert created is not None
+    return created
 
 
-def _experiment_of_run(store: str, run_id: str) -> Experiment:
-    def work(conn: duckdb.DuckDBPyConnection) -> Experiment:
-        info = _require_run(conn, run_id)
-        rows = runs_db.fetch_dicts(
-            conn, "SELECT * FROM experiments WHERE experiment_id = ?", [info.experiment_id]
-        )
-        return _experiment_from_row(rows[0])
-
-    return runs_db.read(store, work)
+def _experiment_of_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> Experiment:
+    info = _require_run(conn, run_id)
+    rows = runs_db.fetch_dicts(
+        conn, "SELECT * FROM experiments WHERE experiment_id = ?", [info.experiment_id]
+    )
+    return _experiment_from_row(rows[0])
 
 
 def set_experiment(
@@ -160,8 +154,10 @@ def set_experiment(
     Settings given for an existing experiment must match what is stored, else
     ExperimentConflictError (nothing changes).
     """
-    found = _get_or_create_experiment(
-        runs_db.resolve_store(store), name, artifact_location, description, tags
+    path = runs_db.resolve_store(store)
+    found = runs_db.write(
+        path,
+        lambda conn: _ensure_experiment(conn, path, name, artifact_location, description, tags),
     )
     _active_experiment.set(name)
     return found
@@ -247,25 +243,25 @@ def start_run(
             "to start a child run"
         )
     parent = parent_run_id or (stack[-1][0] if stack and nested else None)
-    if experiment is None and parent is not None:
-        exp = _experiment_of_run(path, parent)  # a child run stays in its parent's experiment
-    else:
-        exp = _get_or_create_experiment(
-            path, experiment or _active_experiment.get() or DEFAULT_EXPERIMENT
-        )
+    experiment_name = experiment or _active_experiment.get() or DEFAULT_EXPERIMENT
     run_id = uuid.uuid4().hex
-    artifact_uri = str(Path(exp.artifact_location) / run_id / "artifacts")
 
-    def work(conn: duckdb.DuckDBPyConnection) -> None:
-        if parent is not None:
-            _require_run(conn, parent)
+    def work(conn: duckdb.DuckDBPyConnection) -> Experiment:
+        if experiment is None and parent is not None:
+            exp = _experiment_of_run(conn, parent)  # a child stays in its parent's experiment
+        else:
+            if parent is not None:
+                _require_run(conn, parent)
+            exp = _ensure_experiment(conn, path, experiment_name)
+        artifact_uri = str(Path(exp.artifact_location) / run_id / "artifacts")
         conn.execute(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
             [run_id, exp.experiment_id, name, RUNNING, runs_db.utcnow(), parent, artifact_uri],
         )
         _insert_tags(conn, run_id, _clean_tags(tags or {}))
+        return exp
 
-    runs_db.write(path, work)
+    exp = runs_db.write(path, work)
     _active.set((*stack, (run_id, exp.experiment_id, path)))
     _sync_tracing_context()
     return ActiveRun(run_id, exp.experiment_id, path)

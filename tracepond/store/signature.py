@@ -34,14 +34,19 @@ _VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 
 
 def _rebuild_typed_dict(tp: Any) -> Any:
-    hints = typing.get_type_hints(tp)
+    # Read Required/NotRequired from the resolved hints too: with postponed annotations,
+    # typing.TypedDict could not see them when the class was made (its __required_keys__ is off).
+    hints = typing.get_type_hints(tp, include_extras=True)
     required = getattr(tp, "__required_keys__", frozenset(hints))
-    fields = {
-        key: (typing_extensions.Required if key in required else typing_extensions.NotRequired)[
-            compatible(hint)
-        ]
-        for key, hint in hints.items()
-    }
+    fields = {}
+    for key, hint in hints.items():
+        origin = typing.get_origin(hint)
+        is_required = key in required
+        if origin in (typing_extensions.Required, typing_extensions.NotRequired):
+            is_required = origin is typing_extensions.Required
+            hint = typing.get_args(hint)[0]
+        wrapper = typing_extensions.Required if is_required else typing_extensions.NotRequired
+        fields[key] = wrapper[compatible(hint)]
     rebuilt = _make_typed_dict(tp.__name__, fields)
     rebuilt.__module__ = tp.__module__
     return rebuilt
