@@ -40,9 +40,8 @@ def ack(store: str) -> None:
     total = 0
     while True:
         for _ in range(10):
-            with tracepond.start_span("acked", span_type="CHAIN"):
-                with tracepond.start_span("child"):
-                    pass
+            with tracepond.start_span("acked", span_type="CHAIN"), tracepond.start_span("child"):
+                pass
             total += 1
         if tracepond.flush(timeout_s=30):
             print("acked", total, flush=True)
