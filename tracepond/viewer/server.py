@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import socket
 import threading
 import webbrowser
 from pathlib import Path
@@ -78,6 +79,9 @@ def serve(
 
     if token is None and not is_loopback_host(host):
         token = generate_token()
+    if port == 0:
+        port = _free_port(host)
+    _ensure_store(str(store))
     app = create_app(store, token=token)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/"
@@ -91,6 +95,22 @@ def serve(
     if open_browser or ready is not None:
         threading.Thread(target=_when_started, args=(server, url, open_browser, ready), daemon=True).start()
     server.run()
+
+
+def _ensure_store(path: str) -> None:
+    """Create an empty store when there is none yet, so the pages show 'no traces' at once."""
+    if not Path(path).exists():
+        from tracepond.store.connection import open_store
+
+        with open_store(path):
+            pass
+
+
+def _free_port(host: str) -> int:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def _when_started(server: Any, url: str, open_browser: bool, ready: threading.Event | None) -> None:
