@@ -299,3 +299,17 @@ def test_update_current_trace_outside_a_trace_warns(
         tracepond.update_current_trace(tags={"env": "prod"})
     assert "outside a trace" in caplog.text
     assert spans.get_finished_spans() == ()
+
+
+def test_non_string_attribute_key_is_a_clear_error(spans: InMemorySpanExporter) -> None:
+    with pytest.raises(TypeError, match=r"attribute keys must be str; got 1 \(int\)"):
+        tracepond.start_span("s", attributes={1: "x"})  # type: ignore[dict-item]
+    with tracepond.start_span("kept") as span:
+        with pytest.raises(TypeError, match="attribute keys must be str"):
+            span.set_attribute(("a",), 1)  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="attribute keys must be str"):
+            span.set_attributes({"fine": 1, 2: "bad"})  # type: ignore[dict-item]
+    (recorded,) = spans.get_finished_spans()  # the refused span was never started
+    assert recorded.name == "kept" and "fine" not in recorded.attributes
+    with pytest.raises(TypeError, match="attribute keys must be str"):
+        tracepond.trace(attributes={None: 1})(lambda: None)  # type: ignore[dict-item]

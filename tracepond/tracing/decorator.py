@@ -30,6 +30,7 @@ from tracepond.tracing.provider import get_tracer
 from tracepond.tracing.span_types import SpanType
 from tracepond.tracing.spans import (
     LiveSpan,
+    check_attribute_keys,
     end_span,
     fail_span,
     start_attributes,
@@ -343,6 +344,8 @@ def _decorate(
         return type(func)(_decorate(func.__func__, name, span_type, attributes))
     if not callable(func):
         raise TypeError(f"@trace needs a function, got {type(func).__name__}")
+    if attributes is not None:
+        check_attribute_keys(attributes)
     plan = _Plan(func, name, span_type, attributes)
     return _shell(func)(func, plan)
 

@@ -100,6 +100,8 @@ class LiveSpan:
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute. Values OpenTelemetry cannot hold (dicts, objects) are stored as
         JSON text; None is skipped; keys named like credentials get ``[REDACTED]``."""
+        if not isinstance(key, str):
+            raise TypeError(f"attribute keys must be str; got {key!r} ({type(key).__name__})")
         if not self.otel_span.is_recording():
             return
         try:
@@ -110,6 +112,7 @@ class LiveSpan:
             log_internal_error("LiveSpan.set_attribute")
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        check_attribute_keys(attributes)  # all or nothing
         for key, value in attributes.items():
             self.set_attribute(key, value)
 
@@ -147,6 +150,12 @@ def _apply_redact_hook(hook: Any, span_name: str, kind: str, value: Any) -> Any:
             exc_info=True,
         )
         return DROP
+
+
+def check_attribute_keys(attributes: Mapping[str, Any]) -> None:
+    for key in attributes:
+        if not isinstance(key, str):
+            raise TypeError(f"attribute keys must be str; got {key!r} ({type(key).__name__})")
 
 
 def _attribute_value(key: str, value: Any) -> Any:
@@ -298,7 +307,14 @@ def start_span(
     An exception leaving the block is recorded (status ERROR, an ``exception`` event) and
     re-raised unchanged; otherwise the status is 'OK'.
     """
-    scope = _SpanScope(begin(name, span_type, attributes, kind))
+    if attributes is not None:
+        check_attribute_keys(attributes)
+    try:
+        span = begin(name, span_type, attributes, kind)
+    except Exception:
+        log_internal_error("start_span")
+        span = otel_trace.INVALID_SPAN  # the block still runs, untraced
+    scope = _SpanScope(span)
     if inputs is not None:
         scope._live.set_inputs(inputs)
     return scope
