@@ -16,12 +16,11 @@ A raw response that is dropped without being closed or parsed ends its span when
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import TYPE_CHECKING, Any
 
 import wrapt
-from openai._legacy_response import LegacyAPIResponse
-from openai._response import APIResponse, AsyncAPIResponse
 
 from tracepond.autolog.stream import finish_stream, wrap_stream
 from tracepond.errors import log_internal_error
@@ -30,11 +29,20 @@ if TYPE_CHECKING:
     from tracepond.autolog.openai_operations import OpenAIOperation
     from tracepond.autolog.provider import CallRecord
 
-_API_RESPONSES = (APIResponse, AsyncAPIResponse)
+
+@functools.cache
+def _openai_response_types() -> tuple[Any, tuple[Any, ...]]:
+    """openai's raw response classes, imported on first use: :class:`TracedRawResponse` is shared
+    with the Groq autologger, which must import this module without openai installed."""
+    from openai._legacy_response import LegacyAPIResponse
+    from openai._response import APIResponse, AsyncAPIResponse
+
+    return LegacyAPIResponse, (APIResponse, AsyncAPIResponse)
 
 
 def handle_openai_result(operation: OpenAIOperation, record: CallRecord, result: Any) -> Any:
-    if isinstance(result, LegacyAPIResponse):
+    legacy_response, api_responses = _openai_response_types()
+    if isinstance(result, legacy_response):
         if record.stream:
             return TracedRawResponse(result, operation, record)
         try:
@@ -45,7 +53,7 @@ def handle_openai_result(operation: OpenAIOperation, record: CallRecord, result:
             return result
         _record_parsed(operation, record, parsed)
         return result
-    if isinstance(result, _API_RESPONSES):
+    if isinstance(result, api_responses):
         return TracedRawResponse(result, operation, record)
     if operation.is_stream(record, result):
         return wrap_stream(result, record, operation.stream_accumulator(record))
@@ -53,7 +61,7 @@ def handle_openai_result(operation: OpenAIOperation, record: CallRecord, result:
     return result
 
 
-def _record_parsed(operation: OpenAIOperation, record: CallRecord, parsed: Any) -> None:
+def _record_parsed(operation: Any, record: CallRecord, parsed: Any) -> None:
     try:
         operation.response(record, parsed)
     finally:
@@ -63,7 +71,9 @@ def _record_parsed(operation: OpenAIOperation, record: CallRecord, parsed: Any) 
 class TracedRawResponse(wrapt.ObjectProxy):  # type: ignore[type-arg,misc]
     """A raw openai response whose span ends when it is parsed, closed or collected."""
 
-    def __init__(self, wrapped: Any, operation: OpenAIOperation, record: CallRecord) -> None:
+    def __init__(self, wrapped: Any, operation: Any, record: CallRecord) -> None:
+        # operation: any Operation with response/is_stream/stream_accumulator/where (openai's,
+        # Groq's)
         super().__init__(wrapped)
         self._self_operation = operation
         self._self_record = record
