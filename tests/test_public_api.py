@@ -60,3 +60,17 @@ def test_import_is_cheap() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_autolog_stays_the_function_after_its_subpackage_is_imported() -> None:
+    """`tracepond.autolog` names both a subpackage and the public function; the function wins."""
+    import subprocess
+    import sys
+
+    code = (
+        "import tracepond.autolog.openai, tracepond; "
+        "from tracepond.autolog import PROVIDERS; "
+        "print(callable(tracepond.autolog), type(tracepond.autolog).__name__, 'openai' in PROVIDERS)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "function", "True"]

@@ -7,6 +7,8 @@ so that ``import tracepond`` stays cheap (no DuckDB, no provider client) until a
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -92,6 +94,24 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return __all__
+
+
+class _Facade(types.ModuleType):
+    """Keeps public functions that share a name with a subpackage (``tracepond.autolog``).
+
+    Importing a subpackage binds it as an attribute of its parent, which would replace the
+    public ``autolog`` function with the ``tracepond.autolog`` package the first time any of its
+    modules is imported. The function wins; the package stays reachable through ``sys.modules``
+    and ``from tracepond.autolog import ...``.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Facade
 
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real objects
