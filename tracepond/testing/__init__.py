@@ -13,6 +13,12 @@ request (an HTTP error status, a connection dropped mid-stream, a slow first chu
 
 - :class:`FakeOpenAIServer` (:mod:`tracepond.testing.openai`): chat completions, responses,
   embeddings, legacy completions; also Groq's ``/openai/v1`` paths and Azure's deployment paths.
+- :class:`FakeGroqServer` (:mod:`tracepond.testing.groq`): the OpenAI stand-in in Groq's dialect
+  (``x_groq`` usage on streams, audio transcriptions and translations).
+- :class:`FakeBedrockServer` (:mod:`tracepond.testing.bedrock`): the AWS Bedrock runtime for real
+  boto3 / aiobotocore clients (``endpoint_url``): Converse, ConverseStream, InvokeModel per model
+  family, InvokeModelWithResponseStream, in the AWS event-stream framing
+  (:mod:`tracepond.testing.eventstream`).
 - :class:`~tracepond.testing.server.FakeServer`, :class:`~tracepond.testing.server.Fault`:
   the shared plumbing, for writing another stand-in.
 
@@ -21,7 +27,18 @@ request (an HTTP error status, a connection dropped mid-stream, a slow first chu
 
 from __future__ import annotations
 
+from tracepond.testing.bedrock import FakeBedrockServer
+from tracepond.testing.groq import FakeGroqServer
 from tracepond.testing.openai import FakeOpenAIServer, ScriptedReply
 from tracepond.testing.server import FakeServer, Fault, RecordedRequest, Reply
 
-__all__ = ["FakeOpenAIServer", "FakeServer", "Fault", "RecordedRequest", "Reply", "ScriptedReply"]
+__all__ = [
+    "FakeBedrockServer",
+    "FakeGroqServer",
+    "FakeOpenAIServer",
+    "FakeServer",
+    "Fault",
+    "RecordedRequest",
+    "Reply",
+    "ScriptedReply",
+]
