@@ -354,9 +354,16 @@ def _check_store(source: str, value: object) -> str | None:
         return None
     if not isinstance(value, (str, os.PathLike)):
         raise ConfigError(f"{source}: expected a file path or None, got {type(value).__name__}")
+    if isinstance(value, str) and value.startswith("s3://"):
+        return value  # a Parquet export on S3, read-only (tracepond.store.lake)
     path = os.path.abspath(os.fspath(value))
     if os.path.isdir(path):
-        raise ConfigError(f"{source}={os.fspath(value)!r}: is a directory, expected a file path")
+        if any(os.path.isdir(os.path.join(path, t)) for t in ("traces", "spans", "span_events")):
+            return path  # a Parquet export folder, read-only (tracepond.store.lake)
+        raise ConfigError(
+            f"{source}={os.fspath(value)!r}: is a directory, expected a store file path "
+            "(or a folder written by `tracepond export --format parquet`)"
+        )
     directory = os.path.dirname(path)
     if not os.path.isdir(directory):
         raise ConfigError(f"{source}={os.fspath(value)!r}: directory {directory!r} does not exist")

@@ -64,6 +64,7 @@ def open_lake(uri: str) -> duckdb.DuckDBPyConnection:
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
     try:
+        conn.execute("SET TimeZone = 'UTC'")  # TIMESTAMPTZ -> TIMESTAMP keeps UTC wall time
         for table, columns in TABLE_COLUMNS.items():
             source = f"_lake_{table}"
             if table in present:
@@ -138,7 +139,7 @@ def _arrow_schema(columns: tuple[tuple[str, str], ...]) -> Any:
     types = {
         "VARCHAR": pa.string(),
         "JSON": pa.string(),  # written as plain strings; the view makes them JSON again
-        "TIMESTAMP": pa.timestamp("us"),
+        "TIMESTAMP": pa.timestamp("us", tz="UTC"),  # as exported; the view drops the zone
         "DOUBLE": pa.float64(),
         "BIGINT": pa.int64(),
         "BOOLEAN": pa.bool_(),
@@ -167,6 +168,9 @@ def _empty_table(columns: tuple[tuple[str, str], ...]) -> Any:
 
 
 def _view_columns(columns: tuple[tuple[str, str], ...]) -> str:
+    """The store's column types: JSON again, and UTC times without a zone (TimeZone is UTC)."""
+    casts = {"JSON": "JSON", "TIMESTAMP": "TIMESTAMP"}
     return ", ".join(
-        f'"{name}"::JSON AS "{name}"' if kind == "JSON" else f'"{name}"' for name, kind in columns
+        f'"{name}"::{casts[kind]} AS "{name}"' if kind in casts else f'"{name}"'
+        for name, kind in columns
     )

@@ -200,7 +200,7 @@ def _build_processors(settings: Settings) -> tuple[SpanProcessor, ...]:
     """The DuckDB and OTLP processors the settings ask for (imported only when asked for)."""
     built: list[SpanProcessor] = []
     try:
-        if settings.store is not None:
+        if settings.store is not None and not _is_lake(settings.store):
             from tracepond.exporters.duckdb import DuckDBSpanProcessor
 
             built.append(DuckDBSpanProcessor(settings.store, settings))
@@ -214,6 +214,11 @@ def _build_processors(settings: Settings) -> tuple[SpanProcessor, ...]:
         _shutdown_all(tuple(built))  # what was built before the failure must not leak threads
         raise
     return tuple(built)
+
+
+def _is_lake(store: str) -> bool:
+    """A Parquet export (s3:// or a folder) is a read-only store: no writer for it."""
+    return store.startswith("s3://") or os.path.isdir(store)
 
 
 def _sampler(rate: float) -> Sampler:
