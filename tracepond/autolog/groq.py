@@ -1,0 +1,304 @@
+"""Autolog for the ``groq`` package (0.11 and later, tested with 1.7).
+
+Patched at class level (sync and async resources), so clients created before ``autolog()`` are
+traced too; ``with_raw_response`` / ``with_streaming_response`` call the same methods:
+
+========================================  ==================  ============  ==========
+method                                    operation           span type     streams
+========================================  ==================  ============  ==========
+``chat.completions.create``               ``chat``            CHAT_MODEL    yes
+``audio.transcriptions.create``           ``transcription``   LLM           no
+``audio.translations.create``             ``translation``     LLM           no
+``embeddings.create``                     ``embeddings``      EMBEDDING     no
+========================================  ==================  ============  ==========
+
+Groq's chat API has OpenAI's shapes, so this module reuses the OpenAI autologger's pieces that
+do not import openai: the message conversion (:mod:`~tracepond.autolog.openai_messages`), the
+chat stream accumulator and usage reader (:mod:`~tracepond.autolog.openai_streams`) and the raw
+response proxy (:mod:`~tracepond.autolog.openai_results`). What is Groq's own: provider
+``groq``, and the usage of a stream, which Groq sends in ``x_groq.usage`` of its last chunk
+(recorded with ``tracepond.usage.source = 'x_groq'``). Audio files are never recorded, only
+their name and size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracepond.autolog import openai_messages as msg
+from tracepond.autolog.openai_results import TracedRawResponse
+from tracepond.autolog.openai_streams import ChatStreamAccumulator, record_chat_usage
+from tracepond.autolog.patching import Patcher
+from tracepond.autolog.provider import AutologOptions, CallRecord, Operation, make_wrapper
+from tracepond.autolog.stream import StreamAccumulator, wrap_stream
+from tracepond.tracing import attributes as attr
+from tracepond.tracing.span_types import SpanType
+
+NAME = "groq"
+PACKAGE = "groq"
+INSTALL_HINT = 'pip install "tracepond[groq]"'
+
+# kwargs that never go into tracepond.inputs: transport details, where credentials hide.
+_NOT_INPUTS = frozenset({"extra_headers", "extra_query", "timeout"})
+_PARAMETERS = {
+    "max_tokens": attr.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_completion_tokens": attr.GEN_AI_REQUEST_MAX_TOKENS,
+    "temperature": attr.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": attr.GEN_AI_REQUEST_TOP_P,
+    "frequency_penalty": attr.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": attr.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "seed": attr.GEN_AI_REQUEST_SEED,
+}
+_PRIMITIVE = (int, float, str, bool)
+
+
+class GroqOperation(Operation):
+    """What every groq call records; subclasses add their request and response details."""
+
+    provider_name = "groq"
+    where = "autolog.groq"
+    streams = False
+    stream_types: tuple[type, ...] = ()
+    raw_types: tuple[type, ...] = ()
+
+    def __init__(self, *, is_async: bool) -> None:
+        super().__init__(is_async=is_async)
+        from groq import AsyncStream, Stream
+        from groq._response import APIResponse, AsyncAPIResponse
+
+        self.stream_types = (Stream, AsyncStream)
+        self.raw_types = (APIResponse, AsyncAPIResponse)
+
+    def request(self, record: CallRecord) -> None:
+        kwargs = record.kwargs
+        attributes = record.attributes
+        host, port = _server_of(getattr(record.instance, "_client", None))
+        if host is not None:
+            attributes[attr.SERVER_ADDRESS] = host
+            attributes[attr.SERVER_PORT] = port
+        model = kwargs.get("model")
+        if isinstance(model, str):
+            record.request_model = model
+        for key, name in _PARAMETERS.items():
+            value = kwargs.get(key)
+            if isinstance(value, _PRIMITIVE):
+                attributes[name] = value
+        if self.streams:
+            record.stream = kwargs.get("stream") is True
+            attributes[attr.GEN_AI_REQUEST_STREAM] = record.stream
+        self.request_details(record, kwargs)
+        if record.capture:
+            record.set_inputs(self.inputs(kwargs))
+
+    def inputs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in kwargs.items() if k not in _NOT_INPUTS}
+
+    def request_details(self, record: CallRecord, kwargs: dict[str, Any]) -> None:
+        """Operation-specific request attributes and content."""
+
+    def is_stream(self, record: CallRecord, result: Any) -> bool:
+        return isinstance(result, self.stream_types)
+
+    def handle_result(self, record: CallRecord, result: Any) -> Any:
+        if isinstance(result, self.raw_types):  # with_raw_response / with_streaming_response
+            return TracedRawResponse(result, self, record)
+        if self.is_stream(record, result):
+            return wrap_stream(result, record, self.stream_accumulator(record))
+        try:
+            self.response(record, result)
+        finally:
+            record.end()
+        return result
+
+    def error(self, record: CallRecord, exc: BaseException) -> None:
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int):
+            record.set(attr.HTTP_RESPONSE_STATUS_CODE, status)
+
+
+def _server_of(client: Any) -> tuple[str | None, int | None]:
+    base_url = getattr(client, "base_url", None)
+    host = getattr(base_url, "host", None) or None
+    port = getattr(base_url, "port", None)
+    if port is None and host is not None:
+        port = 443 if getattr(base_url, "scheme", "https") == "https" else 80
+    return host, port
+
+
+# --- chat ---------------------------------------------------------------------------------------
+
+
+class GroqChat(GroqOperation):
+    operation_name = "chat"
+    span_type = SpanType.CHAT_MODEL
+    where = "autolog.groq.chat"
+    streams = True
+
+    def request_details(self, record: CallRecord, kwargs: dict[str, Any]) -> None:
+        n = kwargs.get("n")
+        if isinstance(n, int) and n != 1:
+            record.attributes[attr.GEN_AI_REQUEST_CHOICE_COUNT] = n
+        stop = kwargs.get("stop")
+        if isinstance(stop, str):
+            record.attributes[attr.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop]
+        elif isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
+            record.attributes[attr.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
+        if record.capture:
+            record.set_content(
+                attr.GEN_AI_INPUT_MESSAGES, msg.chat_input_messages(kwargs.get("messages"))
+            )
+            tools = msg.tool_definitions(kwargs.get("tools"))
+            if tools:
+                record.set_content(attr.GEN_AI_TOOL_DEFINITIONS, tools)
+
+    def response(self, record: CallRecord, result: Any) -> None:
+        choices = getattr(result, "choices", None) or ()
+        record.set_response(
+            getattr(result, "id", None),
+            getattr(result, "model", None),
+            [choice.finish_reason or "" for choice in choices],
+        )
+        record_chat_usage(record, getattr(result, "usage", None))
+        if record.capture:
+            messages = [msg.chat_output_message(c.message, c.finish_reason) for c in choices]
+            record.set_content(attr.GEN_AI_OUTPUT_MESSAGES, messages, "outputs")
+            record.set_outputs(result)
+
+    def stream_accumulator(self, record: CallRecord) -> StreamAccumulator:
+        return GroqChatStreamAccumulator()
+
+
+class GroqChatStreamAccumulator(ChatStreamAccumulator):
+    """OpenAI's chat accumulator, plus Groq's usage in ``x_groq.usage`` of the last chunk."""
+
+    __slots__ = ("groq_usage",)
+
+    def __init__(self) -> None:
+        super().__init__(hide_usage=False)
+        self.groq_usage: Any = None
+
+    def on_item(self, chunk: Any) -> bool:
+        x_groq = getattr(chunk, "x_groq", None)
+        if x_groq is not None:
+            usage = getattr(x_groq, "usage", None)
+            if usage is not None:
+                self.groq_usage = usage
+        return super().on_item(chunk)
+
+    def finish(self, record: CallRecord) -> None:
+        from_groq = self.usage is None and self.groq_usage is not None
+        if from_groq:
+            self.usage = self.groq_usage
+        super().finish(record)
+        if from_groq:
+            record.usage_source = "x_groq"
+
+
+# --- audio and embeddings -------------------------------------------------------------------------
+
+
+class GroqAudio(GroqOperation):
+    """``audio.transcriptions.create`` / ``audio.translations.create``: the text heard."""
+
+    span_type = SpanType.LLM
+
+    def inputs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        inputs = super().inputs(kwargs)
+        if "file" in inputs:
+            inputs["file"] = _describe_file(inputs["file"])
+        return inputs
+
+    def request_details(self, record: CallRecord, kwargs: dict[str, Any]) -> None:
+        response_format = kwargs.get("response_format")
+        if response_format == "text":
+            record.attributes[attr.GEN_AI_OUTPUT_TYPE] = "text"
+        elif isinstance(response_format, str):
+            record.attributes[attr.GEN_AI_OUTPUT_TYPE] = "json"
+
+    def response(self, record: CallRecord, result: Any) -> None:
+        text = result if isinstance(result, str) else getattr(result, "text", None)
+        x_groq = getattr(result, "x_groq", None)
+        request_id = x_groq.get("id") if isinstance(x_groq, dict) else getattr(x_groq, "id", None)
+        record.set_response(request_id if isinstance(request_id, str) else None, None)
+        if record.capture and isinstance(text, str):
+            message = {"role": "assistant", "parts": [msg.text_part(text)]}
+            record.set_content(attr.GEN_AI_OUTPUT_MESSAGES, [message], "outputs")
+            record.set_outputs(result)
+
+
+class GroqTranscription(GroqAudio):
+    operation_name = "transcription"
+    where = "autolog.groq.transcription"
+
+
+class GroqTranslation(GroqAudio):
+    operation_name = "translation"
+    where = "autolog.groq.translation"
+
+
+def _describe_file(file: Any) -> Any:
+    """An upload as name and size, never its bytes (``file`` is bytes, a tuple, a path, a file)."""
+    if isinstance(file, (bytes, bytearray)):
+        return {"bytes": len(file)}
+    if isinstance(file, tuple) and file:
+        name = file[0]
+        content = file[1] if len(file) > 1 else None
+        size = len(content) if isinstance(content, (bytes, bytearray)) else None
+        return {"filename": name, "bytes": size}
+    name = getattr(file, "name", None)
+    return {"filename": str(name) if name is not None else str(file)}
+
+
+class GroqEmbeddings(GroqOperation):
+    operation_name = "embeddings"
+    span_type = SpanType.EMBEDDING
+    where = "autolog.groq.embeddings"
+
+    def request_details(self, record: CallRecord, kwargs: dict[str, Any]) -> None:
+        encoding = kwargs.get("encoding_format")
+        if isinstance(encoding, str):
+            record.attributes[attr.GEN_AI_REQUEST_ENCODING_FORMATS] = [encoding]
+
+    def response(self, record: CallRecord, result: Any) -> None:
+        record.set_response(None, getattr(result, "model", None))
+        usage = getattr(result, "usage", None)
+        if usage is not None:
+            record.set_usage(getattr(usage, "prompt_tokens", None), None)
+        data = getattr(result, "data", None) or ()
+        first = getattr(data[0], "embedding", None) if data else None
+        if isinstance(first, list):
+            record.set(attr.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, len(first))
+        if record.capture:  # the vectors are the caller's data, not telemetry: count and size
+            sizes = [
+                len(e) if isinstance(e, list) else None
+                for e in (getattr(d, "embedding", None) for d in data)
+            ]
+            record.set_outputs(
+                {"model": getattr(result, "model", None), "dimensions": sizes, "usage": usage}
+            )
+
+
+# --- patching -------------------------------------------------------------------------------------
+
+
+def patch(patcher: Patcher, options: AutologOptions) -> None:
+    """Install the groq wrappers on ``patcher``."""
+    import groq.resources.chat.completions as chat
+    from groq.resources.audio import transcriptions, translations
+
+    targets: list[tuple[Any, str, type[GroqOperation]]] = [
+        (chat, "Completions", GroqChat),
+        (transcriptions, "Transcriptions", GroqTranscription),
+        (translations, "Translations", GroqTranslation),
+    ]
+    try:
+        from groq.resources import embeddings
+    except ImportError:  # a groq release without embeddings
+        pass
+    else:
+        targets.append((embeddings, "Embeddings", GroqEmbeddings))
+    for module, class_name, operation in targets:
+        for prefix, is_async in (("", False), ("Async", True)):
+            cls = getattr(module, prefix + class_name, None)
+            if cls is not None:
+                patcher.wrap(cls, "create", make_wrapper(operation(is_async=is_async), options))
