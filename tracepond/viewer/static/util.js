@@ -137,8 +137,13 @@
 
   // A collapsible JSON tree: nested values render lazily on first open.
   function jsonTree(value, openDepth) {
-    var root = h("div.json");
-    root.appendChild(jsonNode(null, maybeJson(value), 0, openDepth === undefined ? 2 : openDepth));
+    var root = h("div.json"), parsed = maybeJson(value), depth = openDepth === undefined ? 2 : openDepth;
+    // A top-level object shows its entries directly: the outer braces add a click and no meaning.
+    if (parsed && typeof parsed === "object" && Object.keys(parsed).length && Object.keys(parsed).length <= 500) {
+      Object.keys(parsed).forEach(function (k) { root.appendChild(jsonNode(k, parsed[k], 1, depth)); });
+    } else {
+      root.appendChild(jsonNode(null, parsed, 0, depth));
+    }
     return root;
   }
 

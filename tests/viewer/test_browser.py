@@ -1,0 +1,193 @@
+"""The real pages in headless Chromium (Debian's chromium, driven by Playwright).
+
+Filter, open a trace, expand/collapse, read a chat message, see hostile content as text, see a
+chart, and a big trace drawn with only the visible rows. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from tests.viewer.conftest import XSS_NAME, XSS_OUTPUT, SampleStore, build_sample_store
+from tests.viewer.test_ingest import free_port
+from tracepond.viewer.server import create_app
+
+CHROMIUM = os.environ.get("TRACEPOND_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"),
+]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SampleStore]]:
+    store = build_sample_store(str(tmp_path_factory.mktemp("browser") / "viewer.duckdb"))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(store.path), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", store
+    server.should_exit = True
+    thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    tab = context.new_page()
+    problems: list[str] = []
+    tab.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    tab.problems = problems
+    yield tab
+    tab.screenshot(path=str(artifacts / f"{request.node.name}.png"))
+    context.close()
+    assert problems == []
+
+
+def wait_until(page: Any, expression: str, timeout_s: float = 10.0) -> None:
+    """Poll a JS expression (page.evaluate is not subject to the page's CSP, wait_for_function is)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"timed out waiting for {expression}"
+        time.sleep(0.05)
+
+
+def rows(page: Any) -> list[str]:
+    return [str(t) for t in page.locator("table.traces tbody tr.row td.name").all_inner_texts()]
+
+
+def test_traces_page_lists_filters_and_shows_errors_inline(served: tuple[str, SampleStore], page: Any) -> None:
+    url, _ = served
+    page.goto(url + "/")
+    page.wait_for_selector("table.traces tbody tr.row")
+    assert sorted(rows(page)) == sorted(["long job", XSS_NAME, "summarize", "answer question"])
+    assert page.locator("tr.row .badge.running").count() == 1
+    page.fill(".filter-input", "status = 'ERROR'")
+    page.press(".filter-input", "Enter")
+    wait_until(page, "document.querySelectorAll('table.traces tbody tr.row').length === 1")
+    assert rows(page) == ["summarize"]
+    assert "filter=status" in page.url
+    page.fill(".filter-input", "status = ")
+    page.click("text=Apply")
+    error = page.locator(".filter-error")
+    error.wait_for(state="visible")
+    assert "expected a value" in error.inner_text()
+    assert rows(page) == ["summarize"]  # the last good result stays
+
+
+def test_trace_page_tree_timeline_and_chat(served: tuple[str, SampleStore], page: Any) -> None:
+    url, store = served
+    page.goto(url + "/#/traces")
+    page.click("text=answer question")
+    page.wait_for_selector(".tv-row")
+    assert page.locator(".tv-row:visible").count() == 4
+    assert page.locator(".stat-value").first.inner_text() == "1.00 s"
+    page.locator(".tv-row:visible .tv-toggle.has-kids").first.click()  # collapse the root
+    wait_until(page, "[...document.querySelectorAll('.tv-row')].filter(r => r.style.display !== 'none').length === 1")
+    page.locator(".tv-row:visible .tv-toggle.has-kids").first.click()  # and expand it again
+    wait_until(page, "[...document.querySelectorAll('.tv-row')].filter(r => r.style.display !== 'none').length === 4")
+    page.locator(f".tv-row[data-span-id='{store.span_ids['chat']}']").click()
+    page.wait_for_selector(".span-detail .chat")
+    chat = page.locator(".span-detail .chat")
+    assert "You are a weather bot." in chat.locator(".msg-system").inner_text()
+    assert chat.locator(".msg.role-user").inner_text().endswith("What is the weather in Paris?")
+    assert chat.locator(".tool-name").inner_text() == "get_weather"
+    page.click(".tab >> text=Attributes")
+    assert "gen_ai.request.model" in page.locator("table.kv").inner_text()
+    page.fill(".tv-search", "weather")
+    wait_until(page, "document.querySelector('.tv-matches')?.textContent === '1 match'")
+
+
+def test_hostile_content_is_shown_as_text(served: tuple[str, SampleStore], page: Any) -> None:
+    url, store = served
+    page.goto(url + "/#/traces")
+    page.wait_for_selector("table.traces tbody tr.row")
+    assert XSS_NAME in rows(page)
+    page.goto(f"{url}/#/trace/{store.ids['xss']}")
+    page.wait_for_selector(".span-detail .chat")
+    assert page.locator(".tv-title h1").inner_text() == XSS_NAME
+    assert XSS_OUTPUT in page.locator(".span-detail .chat").inner_text()
+    page.click(".tab >> text=Inputs / Outputs")
+    assert XSS_OUTPUT in page.locator(".span-detail").inner_text()
+    injected = page.evaluate("document.querySelectorAll('main img, main script, main b').length")
+    assert injected == 0
+    assert page.evaluate("window.__xss") is None
+
+
+def test_error_trace_shows_the_exception_stack(served: tuple[str, SampleStore], page: Any) -> None:
+    url, store = served
+    page.goto(f"{url}/#/trace/{store.ids['error']}")
+    page.locator(f".tv-row[data-span-id='{store.span_ids['error']}']").click()
+    page.wait_for_selector(".span-detail .error-box")
+    page.click(".tab >> text=Events")
+    assert "RuntimeError: rate limited by provider" in page.locator(".exc-title").inner_text()
+    assert "Traceback" in page.locator("pre.stack").inner_text()
+
+
+def test_dashboard_draws_charts(served: tuple[str, SampleStore], page: Any) -> None:
+    url, _ = served
+    page.goto(url + "/#/dashboard?range=1h")
+    page.wait_for_selector(".card svg.chart-svg rect.bar")
+    assert page.locator(".card").count() == 5
+    assert page.locator("svg.chart-svg path.line").count() >= 2
+    assert page.locator(".stats.big .stat-value").first.inner_text() == "4"
+
+
+def test_sessions_and_sql_pages(served: tuple[str, SampleStore], page: Any) -> None:
+    url, _ = served
+    page.goto(url + "/#/sessions")
+    page.click("text=s1")
+    page.wait_for_selector(".session-chat .msg")
+    assert "It is sunny in Paris." in page.locator(".session-chat").inner_text()
+    page.goto(url + "/#/sql")
+    page.wait_for_selector("table.sql tbody tr")
+    page.fill(".sql-editor", "SELECT count(*) AS n FROM traces")
+    page.click(".toolbar .btn.primary")
+    wait_until(page, "document.querySelector('table.sql th')?.textContent === 'n'")
+    assert page.locator("table.sql td").inner_text() == "4"
+    assert page.locator("a >> text=Download CSV").get_attribute("href").startswith("/api/sql.csv?sql=")
+    page.fill(".sql-editor", "DELETE FROM traces")
+    page.click(".toolbar .btn.primary")
+    page.wait_for_selector(".sql-result .error-box")
+    assert "read-only" in page.locator(".sql-result .error-box").inner_text()
+
+
+def test_dark_mode_renders(served: tuple[str, SampleStore], browser: Any, artifacts: Path) -> None:
+    url, store = served
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, color_scheme="dark")
+    tab = context.new_page()
+    tab.goto(f"{url}/#/trace/{store.ids['chat']}")
+    tab.locator(f".tv-row[data-span-id='{store.span_ids['chat']}']").click()
+    tab.wait_for_selector(".span-detail .chat")
+    background = tab.evaluate("getComputedStyle(document.body).backgroundColor")
+    tab.screenshot(path=str(artifacts / "test_dark_mode_trace.png"))
+    context.close()
+    assert background == "rgb(17, 18, 24)"
