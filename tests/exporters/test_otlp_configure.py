@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import tracepond
-from tests.interop.receivers import GrpcReceiver, HttpReceiver
+from tests.interop.receivers import GrpcReceiver, HttpReceiver, free_port
+from tracepond.cli import main
 from tracepond.exporters.otlp import OtlpSpanProcessor, otlp_export_stats
 from tracepond.tracing import attributes as attr
 from tracepond.tracing import provider
@@ -103,3 +105,40 @@ def test_reconfigure_replaces_the_exporter_and_keeps_counts(
         assert otlp_export_stats().exported >= before + 4
         tracepond.configure(otlp_endpoint=None)
         assert otlp_processors() == []
+
+
+def test_store_and_endpoint_send_to_both(
+    receiver: HttpReceiver | GrpcReceiver, protocol: str, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "dual.duckdb")
+    tracepond.configure(store=store, otlp_endpoint=receiver.base_url, otlp_protocol=protocol)
+    trace_id, child_id = traced_work()
+    assert tracepond.flush(20) and receiver.wait_for_spans(2)
+    stored = tracepond.get_trace(trace_id, store=store)
+    assert stored is not None
+    assert {span.span_id for span in stored.spans} == receiver.span_ids()
+    assert child_id in receiver.span_ids()
+    # the local store keeps the content that OTLP did not send
+    assert stored.spans[0].inputs == {"q": "hi"}
+
+
+def test_otlp_drops_reach_the_store_for_doctor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "1")
+    store = str(tmp_path / "drops.duckdb")
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: the collector is down
+    tracepond.configure(store=store, otlp_endpoint=dead, queue_size=20, batch_size=10)
+    for _ in range(30):
+        traced_work()
+    (otlp,) = otlp_processors()
+    assert tracepond.flush(20) is False  # the store got its spans; OTLP could not send
+    provider.shutdown()  # what exit does: the rest is counted and recorded
+    dropped = sum(otlp.stats.drops().values())
+    assert dropped == 60  # nothing could be sent, every span is accounted for
+    from tracepond.store.query import dropped_span_counts
+
+    assert dropped_span_counts(store=store)["otlp"] == dropped
+    result = CliRunner().invoke(main, ["doctor", "--store", store])
+    assert result.exit_code == 0, result.output
+    assert f"otlp: {dropped}" in result.output

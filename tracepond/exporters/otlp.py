@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from tracepond.errors import ConfigError
+from tracepond.errors import ConfigError, StoreError
 from tracepond.exporters.otlp_queue import (
     AT_SHUTDOWN,
     EXPORT_FAILED,
@@ -78,6 +78,7 @@ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
 OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
 OTEL_METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
 CAPTURE_CONTENT_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+OTLP_DROP_SOURCE = "otlp"  # the writer_stats source `tracepond doctor` shows
 
 HTTP_PROTOBUF = "http/protobuf"
 GRPC = "grpc"
@@ -168,6 +169,17 @@ def build_span_processor(settings: Settings) -> SpanProcessor | None:
         max_batch_size=settings.batch_size,
         schedule_delay_s=settings.flush_interval_s,
     )
+    if settings.store is not None and not settings.store.startswith("s3://"):
+        store = settings.store
+
+        def record(count: int) -> None:
+            from tracepond.store.writer import record_dropped
+
+            if not os.path.isfile(store):  # never create a store just to say spans dropped
+                raise StoreError(f"{store} does not exist yet")  # the count waits for it
+            record_dropped(store, count, OTLP_DROP_SOURCE)
+
+        processor.record_drops_with(record)
     detach_metrics = attach_metric_reader(settings)
     if detach_metrics is not None:
         processor.on_shutdown(detach_metrics)

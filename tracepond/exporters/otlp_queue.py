@@ -24,7 +24,7 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach,
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from tracepond.errors import log_internal_error
+from tracepond.errors import StoreError, log_internal_error
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -111,6 +111,11 @@ class OtlpSpanProcessor(SpanProcessor):
         self._failing = False  # the last export attempt failed: the collector is away
         self._queue_full_warned = False
         self._shutdown_hooks: list[Callable[[], None]] = []
+        self._drop_sink: Callable[[int], None] | None = None
+        self._drops_recorded = 0
+        self._drops_recorded_at = 0.0
+        self._record_every_s = 5.0
+        self._record_lock = threading.Lock()
         self._start_worker()
         with _registry_lock:
             _processors.add(self)
@@ -171,6 +176,7 @@ class OtlpSpanProcessor(SpanProcessor):
                 self._wake.wait(self._schedule_delay_s)
                 self._wake.clear()
                 self._drain()
+                self._record_drops()
             self._drain(final=True)
         except Exception:
             log_internal_error("otlp export worker")
@@ -214,6 +220,7 @@ class OtlpSpanProcessor(SpanProcessor):
                 self._count_dropped(len(batch), reason)
                 self._settle()
                 return False
+            self._record_drops()  # a long outage: doctor should see the drops while it lasts
             # Only a shutdown cuts this wait short; the loop then counts the batch as dropped.
             self._stop.wait(backoff)
             backoff = min(backoff * 2, self._retry_max_s)
@@ -265,6 +272,32 @@ class OtlpSpanProcessor(SpanProcessor):
                 self._wake.set()
             return True
 
+    def record_drops_with(self, sink: Callable[[int], None], every_s: float = 5.0) -> None:
+        """Report new drops to ``sink(count)`` from the worker (at most every ``every_s``) and
+        at shutdown; the store's writer_stats is the sink, so ``tracepond doctor`` in another
+        process sees them. A sink raising StoreError (store locked) is retried later."""
+        self._drop_sink = sink
+        self._record_every_s = every_s
+
+    def _record_drops(self, force: bool = False) -> None:
+        sink = self._drop_sink
+        if sink is None:
+            return
+        with self._record_lock:
+            pending = sum(self.stats.drops().values()) - self._drops_recorded
+            due = force or time.monotonic() - self._drops_recorded_at >= self._record_every_s
+            if pending <= 0 or not due:
+                return
+            try:
+                sink(pending)
+            except StoreError:
+                return  # locked by another process or gone: the count waits for the next try
+            except Exception:
+                log_internal_error("otlp drop count")
+                return
+            self._drops_recorded += pending
+            self._drops_recorded_at = time.monotonic()
+
     def on_shutdown(self, hook: Callable[[], None]) -> None:
         """Run ``hook`` when this processor shuts down (the OTLP metric reader goes with it)."""
         self._shutdown_hooks.append(hook)
@@ -287,6 +320,7 @@ class OtlpSpanProcessor(SpanProcessor):
             left = len(self._queue)
             self._queue.clear()
         self.stats.dropped_at_shutdown += left
+        self._record_drops(force=True)
         self._retire()
         for hook in self._shutdown_hooks:
             try:
