@@ -27,8 +27,8 @@ from tracepond.store.writer import write_batch, write_spans
 from tracepond.tracing import attributes as attr
 from tracepond.viewer.server import create_app
 
-XSS_NAME = "<img src=x onerror=\"window.__xss=1\">"
-XSS_OUTPUT = "<script>window.__xss=2</script><img src=x onerror=\"window.__xss=3\">"
+XSS_NAME = '<img src=x onerror="window.__xss=1">'
+XSS_OUTPUT = '<script>window.__xss=2</script><img src=x onerror="window.__xss=3">'
 SECOND = 1_000_000_000
 
 
@@ -56,40 +56,104 @@ def build_sample_store(path: str) -> SampleStore:
     now = time.time_ns() - 600 * SECOND
 
     # 1. a chat turn with a tool call, in session s1
-    root = tracer.start_span("answer question", start_time=now, attributes={
-        attr.SPAN_TYPE: "CHAIN", attr.SESSION_ID: "s1", attr.USER_ID: "u1",
-        attr.TAGS: json.dumps({"env": "test"}),
-        attr.INPUTS: json.dumps({"messages": [{"role": "user", "content": "What is the weather in Paris?"}]}),
-        attr.OUTPUTS: json.dumps("It is sunny in Paris."),
-    })
+    root = tracer.start_span(
+        "answer question",
+        start_time=now,
+        attributes={
+            attr.SPAN_TYPE: "CHAIN",
+            attr.SESSION_ID: "s1",
+            attr.USER_ID: "u1",
+            attr.TAGS: json.dumps({"env": "test"}),
+            attr.INPUTS: json.dumps(
+                {"messages": [{"role": "user", "content": "What is the weather in Paris?"}]}
+            ),
+            attr.OUTPUTS: json.dumps("It is sunny in Paris."),
+        },
+    )
     from opentelemetry import trace as otel_trace
 
     ctx = otel_trace.set_span_in_context(root)
-    chat = tracer.start_span("chat gpt-4o-mini", context=ctx, start_time=now + SECOND // 10, attributes={
-        attr.GEN_AI_OPERATION_NAME: "chat", attr.GEN_AI_PROVIDER_NAME: "openai",
-        attr.GEN_AI_REQUEST_MODEL: "gpt-4o-mini", attr.GEN_AI_RESPONSE_MODEL: "gpt-4o-mini",
-        attr.GEN_AI_USAGE_INPUT_TOKENS: 42, attr.GEN_AI_USAGE_OUTPUT_TOKENS: 17, attr.COST_USD: 0.0021,
-        attr.GEN_AI_SYSTEM_INSTRUCTIONS: json.dumps([{"type": "text", "content": "You are a weather bot."}]),
-        attr.GEN_AI_INPUT_MESSAGES: _messages(
-            {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]}),
-        attr.GEN_AI_OUTPUT_MESSAGES: _messages({"role": "assistant", "finish_reason": "tool_calls", "parts": [
-            {"type": "tool_call", "id": "call_1", "name": "get_weather", "arguments": {"city": "Paris"}}]}),
-    })
+    chat = tracer.start_span(
+        "chat gpt-4o-mini",
+        context=ctx,
+        start_time=now + SECOND // 10,
+        attributes={
+            attr.GEN_AI_OPERATION_NAME: "chat",
+            attr.GEN_AI_PROVIDER_NAME: "openai",
+            attr.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+            attr.GEN_AI_RESPONSE_MODEL: "gpt-4o-mini",
+            attr.GEN_AI_USAGE_INPUT_TOKENS: 42,
+            attr.GEN_AI_USAGE_OUTPUT_TOKENS: 17,
+            attr.COST_USD: 0.0021,
+            attr.GEN_AI_SYSTEM_INSTRUCTIONS: json.dumps(
+                [{"type": "text", "content": "You are a weather bot."}]
+            ),
+            attr.GEN_AI_INPUT_MESSAGES: _messages(
+                {
+                    "role": "user",
+                    "parts": [{"type": "text", "content": "What is the weather in Paris?"}],
+                }
+            ),
+            attr.GEN_AI_OUTPUT_MESSAGES: _messages(
+                {
+                    "role": "assistant",
+                    "finish_reason": "tool_calls",
+                    "parts": [
+                        {
+                            "type": "tool_call",
+                            "id": "call_1",
+                            "name": "get_weather",
+                            "arguments": {"city": "Paris"},
+                        }
+                    ],
+                }
+            ),
+        },
+    )
     chat.end(end_time=now + SECOND // 2)
-    tool = tracer.start_span("get_weather", context=ctx, start_time=now + SECOND // 2, attributes={
-        attr.SPAN_TYPE: "TOOL", attr.INPUTS: json.dumps({"city": "Paris"}), attr.OUTPUTS: json.dumps({"sky": "sunny"}),
-    })
+    tool = tracer.start_span(
+        "get_weather",
+        context=ctx,
+        start_time=now + SECOND // 2,
+        attributes={
+            attr.SPAN_TYPE: "TOOL",
+            attr.INPUTS: json.dumps({"city": "Paris"}),
+            attr.OUTPUTS: json.dumps({"sky": "sunny"}),
+        },
+    )
     tool.end(end_time=now + SECOND * 6 // 10)
-    chat2 = tracer.start_span("chat gpt-4o-mini", context=ctx, start_time=now + SECOND * 6 // 10, attributes={
-        attr.GEN_AI_OPERATION_NAME: "chat", attr.GEN_AI_PROVIDER_NAME: "openai",
-        attr.GEN_AI_RESPONSE_MODEL: "gpt-4o-mini", attr.GEN_AI_USAGE_INPUT_TOKENS: 60,
-        attr.GEN_AI_USAGE_OUTPUT_TOKENS: 9, attr.COST_USD: 0.0011,
-        attr.GEN_AI_INPUT_MESSAGES: _messages(
-            {"role": "user", "parts": [{"type": "text", "content": "What is the weather in Paris?"}]},
-            {"role": "tool", "parts": [{"type": "tool_call_response", "id": "call_1", "response": {"sky": "sunny"}}]}),
-        attr.GEN_AI_OUTPUT_MESSAGES: _messages({"role": "assistant", "finish_reason": "stop",
-                                                "parts": [{"type": "text", "content": "It is sunny in Paris."}]}),
-    })
+    chat2 = tracer.start_span(
+        "chat gpt-4o-mini",
+        context=ctx,
+        start_time=now + SECOND * 6 // 10,
+        attributes={
+            attr.GEN_AI_OPERATION_NAME: "chat",
+            attr.GEN_AI_PROVIDER_NAME: "openai",
+            attr.GEN_AI_RESPONSE_MODEL: "gpt-4o-mini",
+            attr.GEN_AI_USAGE_INPUT_TOKENS: 60,
+            attr.GEN_AI_USAGE_OUTPUT_TOKENS: 9,
+            attr.COST_USD: 0.0011,
+            attr.GEN_AI_INPUT_MESSAGES: _messages(
+                {
+                    "role": "user",
+                    "parts": [{"type": "text", "content": "What is the weather in Paris?"}],
+                },
+                {
+                    "role": "tool",
+                    "parts": [
+                        {"type": "tool_call_response", "id": "call_1", "response": {"sky": "sunny"}}
+                    ],
+                },
+            ),
+            attr.GEN_AI_OUTPUT_MESSAGES: _messages(
+                {
+                    "role": "assistant",
+                    "finish_reason": "stop",
+                    "parts": [{"type": "text", "content": "It is sunny in Paris."}],
+                }
+            ),
+        },
+    )
     chat2.end(end_time=now + SECOND * 9 // 10)
     root.set_status(Status(StatusCode.OK))
     root.end(end_time=now + SECOND)
@@ -98,15 +162,28 @@ def build_sample_store(path: str) -> SampleStore:
     sample.span_ids["root"] = _hex(root.context.span_id, 16)
 
     # 2. a failed call with an exception, second turn of session s1, another model
-    failed = tracer.start_span("summarize", start_time=now + 60 * SECOND, attributes={
-        attr.SPAN_TYPE: "CHAIN", attr.SESSION_ID: "s1", attr.USER_ID: "u1",
-        attr.INPUTS: json.dumps({"messages": [{"role": "user", "content": "Summarize it"}]}),
-    })
+    failed = tracer.start_span(
+        "summarize",
+        start_time=now + 60 * SECOND,
+        attributes={
+            attr.SPAN_TYPE: "CHAIN",
+            attr.SESSION_ID: "s1",
+            attr.USER_ID: "u1",
+            attr.INPUTS: json.dumps({"messages": [{"role": "user", "content": "Summarize it"}]}),
+        },
+    )
     fctx = otel_trace.set_span_in_context(failed)
-    bad = tracer.start_span("chat gpt-4o", context=fctx, start_time=now + 61 * SECOND, attributes={
-        attr.GEN_AI_OPERATION_NAME: "chat", attr.GEN_AI_PROVIDER_NAME: "openai",
-        attr.GEN_AI_REQUEST_MODEL: "gpt-4o", attr.ERROR_TYPE: "RateLimitError",
-    })
+    bad = tracer.start_span(
+        "chat gpt-4o",
+        context=fctx,
+        start_time=now + 61 * SECOND,
+        attributes={
+            attr.GEN_AI_OPERATION_NAME: "chat",
+            attr.GEN_AI_PROVIDER_NAME: "openai",
+            attr.GEN_AI_REQUEST_MODEL: "gpt-4o",
+            attr.ERROR_TYPE: "RateLimitError",
+        },
+    )
     try:
         raise RuntimeError("rate limited by provider")
     except RuntimeError as exc:
@@ -119,12 +196,23 @@ def build_sample_store(path: str) -> SampleStore:
     sample.span_ids["error"] = _hex(bad.context.span_id, 16)
 
     # 3. hostile content: must show as text everywhere
-    xss = tracer.start_span(XSS_NAME, start_time=now + 120 * SECOND, attributes={
-        attr.SPAN_TYPE: "CHAT_MODEL", attr.GEN_AI_RESPONSE_MODEL: "gpt-4o-mini", attr.USER_ID: "<b>u2</b>",
-        attr.INPUTS: json.dumps({"prompt": XSS_OUTPUT}), attr.OUTPUTS: json.dumps(XSS_OUTPUT),
-        attr.GEN_AI_INPUT_MESSAGES: _messages({"role": "user", "parts": [{"type": "text", "content": XSS_OUTPUT}]}),
-        attr.GEN_AI_OUTPUT_MESSAGES: _messages({"role": "assistant", "parts": [{"type": "text", "content": XSS_OUTPUT}]}),
-    })
+    xss = tracer.start_span(
+        XSS_NAME,
+        start_time=now + 120 * SECOND,
+        attributes={
+            attr.SPAN_TYPE: "CHAT_MODEL",
+            attr.GEN_AI_RESPONSE_MODEL: "gpt-4o-mini",
+            attr.USER_ID: "<b>u2</b>",
+            attr.INPUTS: json.dumps({"prompt": XSS_OUTPUT}),
+            attr.OUTPUTS: json.dumps(XSS_OUTPUT),
+            attr.GEN_AI_INPUT_MESSAGES: _messages(
+                {"role": "user", "parts": [{"type": "text", "content": XSS_OUTPUT}]}
+            ),
+            attr.GEN_AI_OUTPUT_MESSAGES: _messages(
+                {"role": "assistant", "parts": [{"type": "text", "content": XSS_OUTPUT}]}
+            ),
+        },
+    )
     xss.set_status(Status(StatusCode.OK))
     xss.end(end_time=now + 121 * SECOND)
     sample.ids["xss"] = _hex(xss.context.trace_id, 32)
@@ -132,7 +220,9 @@ def build_sample_store(path: str) -> SampleStore:
     write_spans(path, exporter.get_finished_spans())
 
     # 4. a trace still running: its root started and has not ended
-    running = tracer.start_span("long job", start_time=now + 180 * SECOND, attributes={attr.SPAN_TYPE: "AGENT"})
+    running = tracer.start_span(
+        "long job", start_time=now + 180 * SECOND, attributes={attr.SPAN_TYPE: "AGENT"}
+    )
     write_batch(path, [], starts=[trace_start(running)])  # type: ignore[arg-type]
     sample.ids["running"] = _hex(running.context.trace_id, 32)
     return sample

@@ -10,24 +10,46 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from tracepond.store.writer import write_spans
 from tests.viewer.conftest import XSS_NAME, SampleStore
+from tracepond.store.writer import write_spans
 
 TRACE_KEYS = {
-    "trace_id", "name", "status", "start_time", "end_time", "duration_ms", "in_progress", "session_id",
-    "user_id", "run_id", "model_id", "experiment_id", "span_count", "input_tokens", "output_tokens",
-    "total_tokens", "cost_usd", "error_count", "tags", "models", "model",
+    "trace_id",
+    "name",
+    "status",
+    "start_time",
+    "end_time",
+    "duration_ms",
+    "in_progress",
+    "session_id",
+    "user_id",
+    "run_id",
+    "model_id",
+    "experiment_id",
+    "span_count",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost_usd",
+    "error_count",
+    "tags",
+    "models",
+    "model",
 }
 
 
-async def test_health_reports_version_store_and_features(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
+async def test_health_reports_version_store_and_features(
+    client: httpx.AsyncClient, sample_store: SampleStore
+) -> None:
     body = (await client.get("/api/health")).json()
     assert body["status"] == "ok" and body["version"]
     assert body["store"] == sample_store.path
     assert set(body["features"]) == {"runs", "models"}
 
 
-async def test_trace_list_shape_order_and_totals(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
+async def test_trace_list_shape_order_and_totals(
+    client: httpx.AsyncClient, sample_store: SampleStore
+) -> None:
     body = (await client.get("/api/traces")).json()
     assert body["total"] == 4 and body["has_more"] is False and body["offset"] == 0
     traces = body["traces"]
@@ -44,15 +66,27 @@ async def test_trace_list_shape_order_and_totals(client: httpx.AsyncClient, samp
     assert body["cursor"]
 
 
-async def test_filter_language_selects_traces(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
+async def test_filter_language_selects_traces(
+    client: httpx.AsyncClient, sample_store: SampleStore
+) -> None:
     errors = (await client.get("/api/traces", params={"filter": "status = 'ERROR'"})).json()
-    assert [t["trace_id"] for t in errors["traces"]] == [sample_store.ids["error"]] and errors["total"] == 1
-    by_span = (await client.get("/api/traces", params={"filter": "span.model = 'gpt-4o-mini' and session_id = 's1'"})).json()
+    assert [t["trace_id"] for t in errors["traces"]] == [sample_store.ids["error"]] and errors[
+        "total"
+    ] == 1
+    by_span = (
+        await client.get(
+            "/api/traces", params={"filter": "span.model = 'gpt-4o-mini' and session_id = 's1'"}
+        )
+    ).json()
     assert [t["trace_id"] for t in by_span["traces"]] == [sample_store.ids["chat"]]
 
 
-@pytest.mark.parametrize("bad", ["status =", "status = 'OK' and", "nosuchfield = 1", "status = 'OK'; DROP TABLE traces"])
-async def test_a_malformed_filter_is_a_400_with_the_message(client: httpx.AsyncClient, bad: str) -> None:
+@pytest.mark.parametrize(
+    "bad", ["status =", "status = 'OK' and", "nosuchfield = 1", "status = 'OK'; DROP TABLE traces"]
+)
+async def test_a_malformed_filter_is_a_400_with_the_message(
+    client: httpx.AsyncClient, bad: str
+) -> None:
     response = await client.get("/api/traces", params={"filter": bad})
     assert response.status_code == 400
     body = response.json()
@@ -62,7 +96,9 @@ async def test_a_malformed_filter_is_a_400_with_the_message(client: httpx.AsyncC
 
 
 async def test_sort_and_paging(client: httpx.AsyncClient) -> None:
-    by_duration = (await client.get("/api/traces", params={"sort": "duration_ms", "order": "asc"})).json()
+    by_duration = (
+        await client.get("/api/traces", params={"sort": "duration_ms", "order": "asc"})
+    ).json()
     durations = [t["duration_ms"] for t in by_duration["traces"]]
     assert durations[:3] == sorted(durations[:3]) and durations[-1] is None  # running: NULLS LAST
     page1 = (await client.get("/api/traces", params={"limit": 2})).json()
@@ -72,16 +108,21 @@ async def test_sort_and_paging(client: httpx.AsyncClient) -> None:
     assert len(set(ids)) == 4
 
 
-@pytest.mark.parametrize("params,fragment", [
-    ({"limit": "0"}, "limit must be between"),
-    ({"limit": "x"}, "limit must be an integer"),
-    ({"sort": "password"}, "sort must be one of"),
-    ({"from": "yesterday"}, "from must be an ISO 8601"),
-    ({"range": "2y"}, "range must be one of"),
-    ({"since": "not-a-cursor"}, "since must be a cursor"),
-    ({"since": "2026-01-01T00:00:00", "ids": "abc"}, "ids must be"),
-])
-async def test_bad_parameters_are_400s(client: httpx.AsyncClient, params: dict[str, str], fragment: str) -> None:
+@pytest.mark.parametrize(
+    "params,fragment",
+    [
+        ({"limit": "0"}, "limit must be between"),
+        ({"limit": "x"}, "limit must be an integer"),
+        ({"sort": "password"}, "sort must be one of"),
+        ({"from": "yesterday"}, "from must be an ISO 8601"),
+        ({"range": "2y"}, "range must be one of"),
+        ({"since": "not-a-cursor"}, "since must be a cursor"),
+        ({"since": "2026-01-01T00:00:00", "ids": "abc"}, "ids must be"),
+    ],
+)
+async def test_bad_parameters_are_400s(
+    client: httpx.AsyncClient, params: dict[str, str], fragment: str
+) -> None:
     response = await client.get("/api/traces", params=params)
     assert response.status_code == 400 and fragment in response.json()["error"]
 
@@ -89,7 +130,9 @@ async def test_bad_parameters_are_400s(client: httpx.AsyncClient, params: dict[s
 async def test_time_range_narrows_the_list(client: httpx.AsyncClient) -> None:
     recent = (await client.get("/api/traces", params={"range": "15m"})).json()
     assert recent["total"] == 4
-    future = (await client.get("/api/traces", params={"from": str(int(time.time() * 1000) + 3_600_000)})).json()
+    future = (
+        await client.get("/api/traces", params={"from": str(int(time.time() * 1000) + 3_600_000)})
+    ).json()
     assert future["total"] == 0 and future["traces"] == []
 
 
@@ -100,7 +143,9 @@ async def test_since_cursor_returns_only_new_traces_and_listed_ids(
     quiet = (await client.get("/api/traces", params={"since": first["cursor"]})).json()
     assert quiet["traces"] == [] and quiet["total"] is None
     running = sample_store.ids["running"]
-    again = (await client.get("/api/traces", params={"since": first["cursor"], "ids": running})).json()
+    again = (
+        await client.get("/api/traces", params={"since": first["cursor"], "ids": running})
+    ).json()
     assert [t["trace_id"] for t in again["traces"]] == [running]
 
     exporter = InMemorySpanExporter()
@@ -111,7 +156,9 @@ async def test_since_cursor_returns_only_new_traces_and_listed_ids(
     fresh = (await client.get("/api/traces", params={"since": first["cursor"]})).json()
     assert [t["name"] for t in fresh["traces"]] == ["brand new"]
     assert fresh["cursor"] > first["cursor"]
-    assert (await client.get("/api/traces", params={"since": fresh["cursor"]})).json()["traces"] == []
+    assert (await client.get("/api/traces", params={"since": fresh["cursor"]})).json()[
+        "traces"
+    ] == []
 
 
 async def test_trace_detail_outline(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
@@ -123,8 +170,18 @@ async def test_trace_detail_outline(client: httpx.AsyncClient, sample_store: Sam
     assert {s["parent_span_id"] for s in spans[1:]} == {sample_store.span_ids["root"]}
     assert [round(s["start_offset_ms"]) for s in spans] == [0, 100, 500, 600]
     assert set(spans[0]) == {
-        "span_id", "parent_span_id", "name", "span_type", "status", "start_offset_ms", "duration_ms",
-        "model", "input_tokens", "output_tokens", "cost_usd", "in_progress",
+        "span_id",
+        "parent_span_id",
+        "name",
+        "span_type",
+        "status",
+        "start_offset_ms",
+        "duration_ms",
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "in_progress",
     }
     assert [s["span_type"] for s in spans] == ["CHAIN", "CHAT_MODEL", "TOOL", "CHAT_MODEL"]
 
@@ -139,11 +196,19 @@ async def test_trace_detail_errors(client: httpx.AsyncClient) -> None:
 async def test_span_detail_has_attributes_messages_and_exception_events(
     client: httpx.AsyncClient, sample_store: SampleStore
 ) -> None:
-    chat = (await client.get(f"/api/traces/{sample_store.ids['chat']}/spans/{sample_store.span_ids['chat']}")).json()
+    chat = (
+        await client.get(
+            f"/api/traces/{sample_store.ids['chat']}/spans/{sample_store.span_ids['chat']}"
+        )
+    ).json()
     assert chat["attributes"]["gen_ai.request.model"] == "gpt-4o-mini"
     assert "gen_ai.input.messages" in chat["attributes"] and chat["events"] == []
     assert chat["start_offset_ms"] == pytest.approx(100, abs=1)
-    failed = (await client.get(f"/api/traces/{sample_store.ids['error']}/spans/{sample_store.span_ids['error']}")).json()
+    failed = (
+        await client.get(
+            f"/api/traces/{sample_store.ids['error']}/spans/{sample_store.span_ids['error']}"
+        )
+    ).json()
     assert failed["status"] == "ERROR" and failed["status_message"] == "rate limited by provider"
     [event] = failed["events"]
     assert event["name"] == "exception"
@@ -160,7 +225,10 @@ async def test_sessions_group_traces(client: httpx.AsyncClient, sample_store: Sa
     assert session["user_ids"] == ["u1"] and session["error_count"] == 1
     assert session["elapsed_ms"] == pytest.approx(62_000)
     detail = (await client.get("/api/sessions/s1")).json()
-    assert [t["trace_id"] for t in detail["traces"]] == [sample_store.ids["chat"], sample_store.ids["error"]]
+    assert [t["trace_id"] for t in detail["traces"]] == [
+        sample_store.ids["chat"],
+        sample_store.ids["error"],
+    ]
     assert detail["traces"][0]["outputs"] == "It is sunny in Paris."
     assert detail["traces"][0]["inputs"]["messages"][0]["role"] == "user"
     assert (await client.get("/api/sessions/nope")).status_code == 404
@@ -180,10 +248,21 @@ async def test_dashboard_series_line_up(client: httpx.AsyncClient) -> None:
 
 
 async def test_sql_reads_and_refuses_writes(client: httpx.AsyncClient) -> None:
-    ok = (await client.post("/api/sql", json={"sql": "SELECT name, span_type FROM spans ORDER BY name", "limit": 2})).json()
-    assert ok["columns"] == ["name", "span_type"] and len(ok["rows"]) == 2 and ok["truncated"] is True
-    for statement in ("DELETE FROM spans", "DROP TABLE traces", "CREATE TABLE x (a INT)",
-                      "COPY spans TO '/tmp/x.csv'", "ATTACH '/tmp/other.duckdb'"):
+    ok = (
+        await client.post(
+            "/api/sql", json={"sql": "SELECT name, span_type FROM spans ORDER BY name", "limit": 2}
+        )
+    ).json()
+    assert (
+        ok["columns"] == ["name", "span_type"] and len(ok["rows"]) == 2 and ok["truncated"] is True
+    )
+    for statement in (
+        "DELETE FROM spans",
+        "DROP TABLE traces",
+        "CREATE TABLE x (a INT)",
+        "COPY spans TO '/tmp/x.csv'",
+        "ATTACH '/tmp/other.duckdb'",
+    ):
         refused = await client.post("/api/sql", json={"sql": statement})
         assert refused.status_code == 400 and refused.json()["kind"] == "query", statement
     count = (await client.post("/api/sql", json={"sql": "SELECT count(*) FROM spans"})).json()
@@ -195,12 +274,20 @@ async def test_sql_reads_and_refuses_writes(client: httpx.AsyncClient) -> None:
 
 
 async def test_sql_csv_download(client: httpx.AsyncClient) -> None:
-    response = await client.get("/api/sql.csv", params={"sql": "SELECT name, input_tokens FROM spans WHERE input_tokens IS NOT NULL ORDER BY input_tokens"})
+    response = await client.get(
+        "/api/sql.csv",
+        params={
+            "sql": "SELECT name, input_tokens FROM spans WHERE input_tokens IS NOT NULL ORDER BY input_tokens"
+        },
+    )
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/csv")
     assert "attachment" in response.headers["content-disposition"]
     lines = response.text.splitlines()
-    assert lines[0] == "name,input_tokens" and lines[1:] == ["chat gpt-4o-mini,42", "chat gpt-4o-mini,60"]
+    assert lines[0] == "name,input_tokens" and lines[1:] == [
+        "chat gpt-4o-mini,42",
+        "chat gpt-4o-mini,60",
+    ]
 
 
 async def test_unknown_api_path_is_json_404(client: httpx.AsyncClient) -> None:
@@ -208,7 +295,9 @@ async def test_unknown_api_path_is_json_404(client: httpx.AsyncClient) -> None:
     assert response.status_code == 404 and response.json()["kind"] == "not_found"
 
 
-async def test_hostile_names_come_back_as_plain_json_strings(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
+async def test_hostile_names_come_back_as_plain_json_strings(
+    client: httpx.AsyncClient, sample_store: SampleStore
+) -> None:
     body = (await client.get(f"/api/traces/{sample_store.ids['xss']}")).json()
     assert body["info"]["name"] == XSS_NAME
     response = await client.get(f"/api/traces/{sample_store.ids['xss']}")

@@ -22,13 +22,20 @@ from tracepond.viewer.server import create_app
 
 CHROMIUM = os.environ.get("TRACEPOND_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"),
+    pytest.mark.skipif(
+        not Path(CHROMIUM).exists(), reason="needs Debian's chromium (apt-get install chromium)"
+    ),
 ]
 
 
@@ -36,7 +43,9 @@ pytestmark = [
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SampleStore]]:
     store = build_sample_store(str(tmp_path_factory.mktemp("browser") / "viewer.duckdb"))
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(store.path), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(store.path), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -63,7 +72,9 @@ def page(browser: Any, artifacts: Path, request: pytest.FixtureRequest) -> Itera
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     tab = context.new_page()
     problems: list[str] = []
-    tab.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
+    tab.on(
+        "dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss())
+    )
     tab.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     tab.problems = problems
     yield tab
@@ -84,7 +95,9 @@ def rows(page: Any) -> list[str]:
     return [str(t) for t in page.locator("table.traces tbody tr.row td.name").all_inner_texts()]
 
 
-def test_traces_page_lists_filters_and_shows_errors_inline(served: tuple[str, SampleStore], page: Any) -> None:
+def test_traces_page_lists_filters_and_shows_errors_inline(
+    served: tuple[str, SampleStore], page: Any
+) -> None:
     url, _ = served
     page.goto(url + "/")
     page.wait_for_selector("table.traces tbody tr.row")
@@ -111,9 +124,15 @@ def test_trace_page_tree_timeline_and_chat(served: tuple[str, SampleStore], page
     assert page.locator(".tv-row:visible").count() == 4
     assert page.locator(".stat-value").first.inner_text() == "1.00 s"
     page.locator(".tv-row:visible .tv-toggle.has-kids").first.click()  # collapse the root
-    wait_until(page, "[...document.querySelectorAll('.tv-row')].filter(r => r.style.display !== 'none').length === 1")
+    wait_until(
+        page,
+        "[...document.querySelectorAll('.tv-row')].filter(r => r.style.display !== 'none').length === 1",
+    )
     page.locator(".tv-row:visible .tv-toggle.has-kids").first.click()  # and expand it again
-    wait_until(page, "[...document.querySelectorAll('.tv-row')].filter(r => r.style.display !== 'none').length === 4")
+    wait_until(
+        page,
+        "[...document.querySelectorAll('.tv-row')].filter(r => r.style.display !== 'none').length === 4",
+    )
     page.locator(f".tv-row[data-span-id='{store.span_ids['chat']}']").click()
     page.wait_for_selector(".span-detail .chat")
     chat = page.locator(".span-detail .chat")
@@ -173,7 +192,9 @@ def test_sessions_and_sql_pages(served: tuple[str, SampleStore], page: Any) -> N
     page.click(".toolbar .btn.primary")
     wait_until(page, "document.querySelector('table.sql th')?.textContent === 'n'")
     assert page.locator("table.sql td").inner_text() == "4"
-    assert page.locator("a >> text=Download CSV").get_attribute("href").startswith("/api/sql.csv?sql=")
+    assert (
+        page.locator("a >> text=Download CSV").get_attribute("href").startswith("/api/sql.csv?sql=")
+    )
     page.fill(".sql-editor", "DELETE FROM traces")
     page.click(".toolbar .btn.primary")
     page.wait_for_selector(".sql-result .error-box")

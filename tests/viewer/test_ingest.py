@@ -42,7 +42,9 @@ def viewer(tmp_path: Path) -> Iterator[tuple[str, str]]:
     """A viewer served by uvicorn in a thread: (base URL, store path)."""
     store = str(tmp_path / "ingest.duckdb")
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -54,19 +56,30 @@ def viewer(tmp_path: Path) -> Iterator[tuple[str, str]]:
     thread.join(5)
 
 
-def sdk_app(endpoint: str, headers: dict[str, str] | None = None) -> tuple[TracerProvider, dict[str, str]]:
+def sdk_app(
+    endpoint: str, headers: dict[str, str] | None = None
+) -> tuple[TracerProvider, dict[str, str]]:
     """A plain instrumented app: TracerProvider + OTLP/HTTP exporter (protobuf, gzip)."""
-    exporter = OTLPSpanExporter(endpoint=endpoint + "/v1/traces", headers=headers, compression=Compression.Gzip)
+    exporter = OTLPSpanExporter(
+        endpoint=endpoint + "/v1/traces", headers=headers, compression=Compression.Gzip
+    )
     provider = TracerProvider(resource=Resource({"service.name": "plain-otel-app"}))
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("plain.app")
     ids: dict[str, str] = {}
     with tracer.start_as_current_span("handle request", attributes={"http.route": "/ask"}) as root:
-        with tracer.start_as_current_span("chat gpt-4o-mini", kind=otel_trace.SpanKind.CLIENT, attributes={
-            "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
-            "gen_ai.usage.input_tokens": 11, "gen_ai.usage.output_tokens": 5,
-            "gen_ai.response.finish_reasons": ("stop",), "tracepond.session_id": "sess-9",
-        }) as child:
+        with tracer.start_as_current_span(
+            "chat gpt-4o-mini",
+            kind=otel_trace.SpanKind.CLIENT,
+            attributes={
+                "gen_ai.operation.name": "chat",
+                "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.usage.input_tokens": 11,
+                "gen_ai.usage.output_tokens": 5,
+                "gen_ai.response.finish_reasons": ("stop",),
+                "tracepond.session_id": "sess-9",
+            },
+        ) as child:
             child.add_event("first chunk", {"index": 0})
         with tracer.start_as_current_span("lookup") as failing:
             failing.set_status(Status(StatusCode.ERROR, "not found"))
@@ -94,7 +107,9 @@ def test_a_plain_sdk_app_exports_to_the_viewer(viewer: tuple[str, str]) -> None:
     assert chat.span_type == "CHAT_MODEL" and chat.model == "gpt-4o-mini" and chat.kind == "CLIENT"
     assert (chat.input_tokens, chat.output_tokens) == (11, 5)
     assert chat.attributes["gen_ai.response.finish_reasons"] == ["stop"]
-    assert [e.name for e in chat.events] == ["first chunk"] and chat.events[0].attributes == {"index": 0}
+    assert [e.name for e in chat.events] == ["first chunk"] and chat.events[0].attributes == {
+        "index": 0
+    }
     failing = spans[ids["failing"]]
     assert failing.status == "ERROR" and failing.status_message == "not found"
     assert failing.events[0].attributes["exception.type"] == "KeyError"
@@ -107,14 +122,22 @@ def test_a_plain_sdk_app_exports_to_the_viewer(viewer: tuple[str, str]) -> None:
 def test_json_gzip_body_and_protobuf_response_shapes(viewer: tuple[str, str]) -> None:
     url, store = viewer
     body = gzip.compress(orjson.dumps(json_body()))
-    response = httpx.post(url + "/v1/traces", content=body,
-                          headers={"content-type": "application/json", "content-encoding": "gzip"})
+    response = httpx.post(
+        url + "/v1/traces",
+        content=body,
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
     assert response.status_code == 200 and response.headers["content-type"] == "application/json"
     assert response.json() == {}
-    rows = sql("SELECT trace_id, span_id, parent_span_id, model, input_tokens FROM spans", store=store).fetchall()
+    rows = sql(
+        "SELECT trace_id, span_id, parent_span_id, model, input_tokens FROM spans", store=store
+    ).fetchall()
     assert rows == [(TRACE, CHILD, ROOT, "gpt-4o", 12)]
-    again = httpx.post(url + "/v1/traces", content=body,
-                       headers={"content-type": "application/json", "content-encoding": "gzip"})
+    again = httpx.post(
+        url + "/v1/traces",
+        content=body,
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
     assert again.status_code == 200  # a retried export writes nothing twice
     assert sql("SELECT count(*) FROM spans", store=store).fetchall() == [(1,)]
 
@@ -125,30 +148,41 @@ def test_partial_success_names_rejected_spans(viewer: tuple[str, str]) -> None:
     spans = body["resourceSpans"][0]["scopeSpans"][0]["spans"]
     spans.append(dict(spans[0], spanId="00" * 8, name="zero id"))
     request_json = orjson.dumps(body)
-    response = httpx.post(url + "/v1/traces", content=request_json, headers={"content-type": "application/json"})
+    response = httpx.post(
+        url + "/v1/traces", content=request_json, headers={"content-type": "application/json"}
+    )
     assert response.status_code == 200
     assert response.json()["partialSuccess"]["rejectedSpans"] == "1"
     assert "zero id" in response.json()["partialSuccess"]["errorMessage"]
     assert sql("SELECT name FROM spans", store=store).fetchall() == [("chat gpt-4o",)]
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
     from google.protobuf import json_format
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
     from tracepond.viewer.otlp_decode import _hex_ids_to_base64
 
-    proto = json_format.ParseDict(_hex_ids_to_base64(orjson.loads(request_json)), ExportTraceServiceRequest())
-    as_proto = httpx.post(url + "/v1/traces", content=proto.SerializeToString(),
-                          headers={"content-type": "application/x-protobuf"})
+    proto = json_format.ParseDict(
+        _hex_ids_to_base64(orjson.loads(request_json)), ExportTraceServiceRequest()
+    )
+    as_proto = httpx.post(
+        url + "/v1/traces",
+        content=proto.SerializeToString(),
+        headers={"content-type": "application/x-protobuf"},
+    )
     decoded = ExportTraceServiceResponse()
     decoded.ParseFromString(as_proto.content)
     assert as_proto.headers["content-type"] == "application/x-protobuf"
     assert decoded.partial_success.rejected_spans == 1
 
 
-@pytest.mark.parametrize("body,headers,status", [
-    (b"{broken", {"content-type": "application/json"}, 400),
-    (b"\x0a\xff\xff\xff", {"content-type": "application/x-protobuf"}, 400),
-    (b"not gzip", {"content-type": "application/json", "content-encoding": "gzip"}, 400),
-    (b"{}", {"content-type": "text/plain"}, 415),
-])
+@pytest.mark.parametrize(
+    "body,headers,status",
+    [
+        (b"{broken", {"content-type": "application/json"}, 400),
+        (b"\x0a\xff\xff\xff", {"content-type": "application/x-protobuf"}, 400),
+        (b"not gzip", {"content-type": "application/json", "content-encoding": "gzip"}, 400),
+        (b"{}", {"content-type": "text/plain"}, 415),
+    ],
+)
 def test_bad_bodies_are_refused_and_nothing_is_stored(
     viewer: tuple[str, str], body: bytes, headers: dict[str, str], status: int
 ) -> None:
@@ -167,9 +201,21 @@ def test_tracepond_ui_subprocess_with_a_token(tmp_path: Path) -> None:
     token = "cli-token-123456"
     env = {**os.environ, "TRACEPOND_RAISE_INTERNAL_ERRORS": "1"}
     process = subprocess.Popen(
-        [sys.executable, "-c", "from tracepond.viewer.cli import ui; ui()", "--store", store,
-         "--port", str(port), "--token", token],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+        [
+            sys.executable,
+            "-c",
+            "from tracepond.viewer.cli import ui; ui()",
+            "--store",
+            store,
+            "--port",
+            str(port),
+            "--token",
+            token,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
     )
     try:
         banner = process.stdout.readline() if process.stdout else ""
@@ -178,7 +224,12 @@ def test_tracepond_ui_subprocess_with_a_token(tmp_path: Path) -> None:
         deadline = time.monotonic() + 15
         while True:
             try:
-                if httpx.get(url + "/api/health", headers={"authorization": f"Bearer {token}"}).status_code == 200:
+                if (
+                    httpx.get(
+                        url + "/api/health", headers={"authorization": f"Bearer {token}"}
+                    ).status_code
+                    == 200
+                ):
                     break
             except httpx.TransportError:
                 pass
@@ -186,8 +237,14 @@ def test_tracepond_ui_subprocess_with_a_token(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert httpx.get(url + "/api/health").status_code == 401
         _, ids = sdk_app(url, headers={"Authorization": f"Bearer {token}"})
-        detail = httpx.get(f"{url}/api/traces/{ids['trace']}", headers={"authorization": f"Bearer {token}"}).json()
-        assert {s["span_id"] for s in detail["spans"]} == {ids["root"], ids["child"], ids["failing"]}
+        detail = httpx.get(
+            f"{url}/api/traces/{ids['trace']}", headers={"authorization": f"Bearer {token}"}
+        ).json()
+        assert {s["span_id"] for s in detail["spans"]} == {
+            ids["root"],
+            ids["child"],
+            ids["failing"],
+        }
     finally:
         process.terminate()
         process.wait(10)

@@ -30,29 +30,73 @@ CHILD = "eee19b7ec3c1b173"
 
 def json_body(trace_id: str = TRACE, span_id: str = CHILD) -> dict:
     return {
-        "resourceSpans": [{
-            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "shop"}}]},
-            "scopeSpans": [{
-                "scope": {"name": "my.lib"},
-                "spans": [{
-                    "traceId": trace_id, "spanId": span_id, "parentSpanId": ROOT,
-                    "name": "chat gpt-4o", "kind": 3,
-                    "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000000250000000",
-                    "attributes": [
-                        {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
-                        {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "12"}},
-                        {"key": "temperature", "value": {"doubleValue": 0.5}},
-                        {"key": "stream", "value": {"boolValue": True}},
-                        {"key": "stops", "value": {"arrayValue": {"values": [{"stringValue": "a"}, {"intValue": 2}]}}},
-                        {"key": "nested", "value": {"kvlistValue": {"values": [{"key": "k", "value": {"stringValue": "v"}}]}}},
-                        {"key": "raw", "value": {"bytesValue": "AAE="}},
-                    ],
-                    "events": [{"name": "exception", "timeUnixNano": "1700000000100000000",
-                                "attributes": [{"key": "exception.type", "value": {"stringValue": "ValueError"}}]}],
-                    "status": {"code": 2, "message": "boom"},
-                }],
-            }],
-        }]
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "shop"}}]
+                },
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "my.lib"},
+                        "spans": [
+                            {
+                                "traceId": trace_id,
+                                "spanId": span_id,
+                                "parentSpanId": ROOT,
+                                "name": "chat gpt-4o",
+                                "kind": 3,
+                                "startTimeUnixNano": "1700000000000000000",
+                                "endTimeUnixNano": "1700000000250000000",
+                                "attributes": [
+                                    {
+                                        "key": "gen_ai.request.model",
+                                        "value": {"stringValue": "gpt-4o"},
+                                    },
+                                    {
+                                        "key": "gen_ai.usage.input_tokens",
+                                        "value": {"intValue": "12"},
+                                    },
+                                    {"key": "temperature", "value": {"doubleValue": 0.5}},
+                                    {"key": "stream", "value": {"boolValue": True}},
+                                    {
+                                        "key": "stops",
+                                        "value": {
+                                            "arrayValue": {
+                                                "values": [{"stringValue": "a"}, {"intValue": 2}]
+                                            }
+                                        },
+                                    },
+                                    {
+                                        "key": "nested",
+                                        "value": {
+                                            "kvlistValue": {
+                                                "values": [
+                                                    {"key": "k", "value": {"stringValue": "v"}}
+                                                ]
+                                            }
+                                        },
+                                    },
+                                    {"key": "raw", "value": {"bytesValue": "AAE="}},
+                                ],
+                                "events": [
+                                    {
+                                        "name": "exception",
+                                        "timeUnixNano": "1700000000100000000",
+                                        "attributes": [
+                                            {
+                                                "key": "exception.type",
+                                                "value": {"stringValue": "ValueError"},
+                                            }
+                                        ],
+                                    }
+                                ],
+                                "status": {"code": 2, "message": "boom"},
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
     }
 
 
@@ -65,8 +109,13 @@ def test_json_body_decodes_hex_ids_and_every_anyvalue_kind() -> None:
     assert span.kind == "CLIENT" and span.status_code == "ERROR" and span.status_message == "boom"
     assert span.end_time_unix_nano - span.start_time_unix_nano == 250_000_000
     assert span.attributes == {
-        "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 12, "temperature": 0.5,
-        "stream": True, "stops": ["a", 2], "nested": {"k": "v"}, "raw": "AAE=",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 12,
+        "temperature": 0.5,
+        "stream": True,
+        "stops": ["a", 2],
+        "nested": {"k": "v"},
+        "raw": "AAE=",
     }
     assert span.resource == {"service.name": "shop"} and span.scope_name == "my.lib"
     assert span.events[0].name == "exception"

@@ -31,7 +31,9 @@ def span_count(store: str) -> int:
     return int(sql("SELECT count(*) FROM spans", store=store).fetchall()[0][0])
 
 
-@pytest.mark.parametrize("path", ["/", "/api/health", "/api/traces", "/static/app.js", "/api/sql.csv?sql=select+1"])
+@pytest.mark.parametrize(
+    "path", ["/", "/api/health", "/api/traces", "/static/app.js", "/api/sql.csv?sql=select+1"]
+)
 async def test_every_route_needs_the_token(guarded: httpx.AsyncClient, path: str) -> None:
     response = await guarded.get(path)
     assert response.status_code == 401 and response.json()["kind"] == "auth"
@@ -41,7 +43,9 @@ async def test_every_route_needs_the_token(guarded: httpx.AsyncClient, path: str
     assert right.status_code == 200
 
 
-async def test_token_in_url_sets_a_cookie_and_leaves_the_address_bar(guarded: httpx.AsyncClient) -> None:
+async def test_token_in_url_sets_a_cookie_and_leaves_the_address_bar(
+    guarded: httpx.AsyncClient,
+) -> None:
     first = await guarded.get(f"/?token={TOKEN}")
     assert first.status_code == 303 and first.headers["location"] == "/"
     cookie = first.headers["set-cookie"]
@@ -55,12 +59,19 @@ async def test_ingest_needs_the_token_and_stores_nothing_without_it(
 ) -> None:
     before = span_count(sample_store.path)
     body = orjson.dumps(json_body())
-    refused = await guarded.post("/v1/traces", content=body, headers={"content-type": "application/json"})
+    refused = await guarded.post(
+        "/v1/traces", content=body, headers={"content-type": "application/json"}
+    )
     assert refused.status_code == 401
     assert span_count(sample_store.path) == before
     accepted = await guarded.post(
-        "/v1/traces", content=gzip.compress(body),
-        headers={"content-type": "application/json", "content-encoding": "gzip", "authorization": f"Bearer {TOKEN}"},
+        "/v1/traces",
+        content=gzip.compress(body),
+        headers={
+            "content-type": "application/json",
+            "content-encoding": "gzip",
+            "authorization": f"Bearer {TOKEN}",
+        },
     )
     assert accepted.status_code == 200
     assert span_count(sample_store.path) == before + 1
@@ -73,16 +84,21 @@ async def test_without_a_token_only_loopback_hosts_are_answered(client: httpx.As
     assert (await client.get("/api/health", headers={"host": "[::1]:5000"})).status_code == 200
 
 
-async def test_cross_origin_posts_are_refused(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
+async def test_cross_origin_posts_are_refused(
+    client: httpx.AsyncClient, sample_store: SampleStore
+) -> None:
     before = span_count(sample_store.path)
     for origin in ("http://attacker.example", "null"):
         response = await client.post(
-            "/v1/traces", content=orjson.dumps(json_body()),
+            "/v1/traces",
+            content=orjson.dumps(json_body()),
             headers={"content-type": "application/json", "origin": origin},
         )
         assert response.status_code == 403
     assert span_count(sample_store.path) == before
-    same = await client.post("/api/sql", json={"sql": "SELECT 1"}, headers={"origin": "http://127.0.0.1:5000"})
+    same = await client.post(
+        "/api/sql", json={"sql": "SELECT 1"}, headers={"origin": "http://127.0.0.1:5000"}
+    )
     assert same.status_code == 200
 
 
@@ -93,10 +109,15 @@ async def test_security_headers_and_no_cors(client: httpx.AsyncClient) -> None:
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"
         assert not [h for h in response.headers if h.lower().startswith("access-control-")]
-    preflight = await client.options("/api/sql", headers={
-        "origin": "http://attacker.example", "access-control-request-method": "POST"})
+    preflight = await client.options(
+        "/api/sql",
+        headers={"origin": "http://attacker.example", "access-control-request-method": "POST"},
+    )
     assert "access-control-allow-origin" not in preflight.headers
-    assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY and "script-src 'self'" in CONTENT_SECURITY_POLICY
+    assert (
+        "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
+        and "script-src 'self'" in CONTENT_SECURITY_POLICY
+    )
 
 
 async def test_the_page_has_no_inline_script(client: httpx.AsyncClient) -> None:
@@ -113,9 +134,19 @@ def test_tokens_are_checked_and_generated_safely() -> None:
     assert len(generate_token()) >= 32 and generate_token() != generate_token()
 
 
-@pytest.mark.parametrize("host,loopback", [
-    ("127.0.0.1", True), ("localhost", True), ("::1", True), ("[::1]", True), ("127.8.0.1", True),
-    ("0.0.0.0", False), ("192.168.1.5", False), ("example.com", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "host,loopback",
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("127.8.0.1", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("example.com", False),
+        ("", False),
+    ],
+)
 def test_loopback_detection(host: str, loopback: bool) -> None:
     assert is_loopback_host(host) is loopback

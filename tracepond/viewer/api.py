@@ -49,16 +49,23 @@ def dumps(body: Any) -> bytes:
     return orjson.dumps(
         body,
         default=_default,
-        option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY,
+        option=orjson.OPT_NAIVE_UTC
+        | orjson.OPT_UTC_Z
+        | orjson.OPT_NON_STR_KEYS
+        | orjson.OPT_SERIALIZE_NUMPY,
     )
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     all_headers = {"cache-control": "no-store", **(headers or {})}
-    return Response(dumps(body), status_code=status, media_type="application/json", headers=all_headers)
+    return Response(
+        dumps(body), status_code=status, media_type="application/json", headers=all_headers
+    )
 
 
-def error_response(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, message: str, kind: str, headers: dict[str, str] | None = None
+) -> Response:
     return json_response({"error": message, "kind": kind}, status=status, headers=headers)
 
 
@@ -114,7 +121,9 @@ def time_param(raw: str | None, name: str) -> dt.datetime | None:
         else:
             moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
-        raise BadRequest(f"{name} must be an ISO 8601 time or epoch milliseconds, got {raw!r}") from None
+        raise BadRequest(
+            f"{name} must be an ISO 8601 time or epoch milliseconds, got {raw!r}"
+        ) from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return moment
@@ -197,15 +206,22 @@ async def span(request: Request) -> Any:
 async def sessions(request: Request) -> Any:
     start, end = time_range(request)
     return await run_in_threadpool(
-        queries.list_sessions, _store(request), start, end,
-        int_param(request, "limit", 50, 1, MAX_PAGE), int_param(request, "offset", 0),
+        queries.list_sessions,
+        _store(request),
+        start,
+        end,
+        int_param(request, "limit", 50, 1, MAX_PAGE),
+        int_param(request, "offset", 0),
     )
 
 
 async def session(request: Request) -> Any:
     session_id = str(request.path_params["session_id"])
     return await run_in_threadpool(
-        queries.session_traces, _store(request), session_id, int_param(request, "limit", 200, 1, 2000)
+        queries.session_traces,
+        _store(request),
+        session_id,
+        int_param(request, "limit", 200, 1, 2000),
     )
 
 
@@ -220,7 +236,11 @@ async def sql_json(request: Request) -> Any:
         body = orjson.loads(await request.body())
     except orjson.JSONDecodeError:
         raise BadRequest('body must be JSON: {"sql": "SELECT ..."}') from None
-    if not isinstance(body, dict) or not isinstance(body.get("sql"), str) or not body["sql"].strip():
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("sql"), str)
+        or not body["sql"].strip()
+    ):
         raise BadRequest('body must be JSON: {"sql": "SELECT ...", "limit": 1000}')
     limit = body.get("limit", 1000)
     if not isinstance(limit, int) or not 1 <= limit <= 100_000:
@@ -236,16 +256,23 @@ async def sql_csv(request: Request) -> Any:
     return Response(
         text.encode(),
         media_type="text/csv; charset=utf-8",
-        headers={"content-disposition": 'attachment; filename="tracepond.csv"', "cache-control": "no-store"},
+        headers={
+            "content-disposition": 'attachment; filename="tracepond.csv"',
+            "cache-control": "no-store",
+        },
     )
 
 
 async def runs(request: Request) -> Any:
-    return await run_in_threadpool(queries.list_runs, _store(request), int_param(request, "limit", 200, 1, 2000))
+    return await run_in_threadpool(
+        queries.list_runs, _store(request), int_param(request, "limit", 200, 1, 2000)
+    )
 
 
 async def models(request: Request) -> Any:
-    return await run_in_threadpool(queries.list_models, _store(request), int_param(request, "limit", 200, 1, 2000))
+    return await run_in_threadpool(
+        queries.list_models, _store(request), int_param(request, "limit", 200, 1, 2000)
+    )
 
 
 async def not_found(request: Request) -> Any:

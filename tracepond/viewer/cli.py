@@ -8,15 +8,33 @@ from tracepond.errors import ConfigError
 
 
 @click.command("ui")
-@click.option("--store", "store", envvar="TRACEPOND_STORE", default=None,
-              help="Store file (default: TRACEPOND_STORE, then ./tracepond.duckdb).")
-@click.option("--host", default="127.0.0.1", show_default=True,
-              help="Address to bind. Anything but a loopback address requires a token.")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(0, 65535),
-              help="Port to listen on (0 picks a free one).")
+@click.option(
+    "--store",
+    "store",
+    envvar="TRACEPOND_STORE",
+    default=None,
+    help="Store file (default: TRACEPOND_STORE, then ./tracepond.duckdb).",
+)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to bind. Anything but a loopback address requires a token.",
+)
+@click.option(
+    "--port",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port to listen on (0 picks a free one).",
+)
 @click.option("--open", "open_browser", is_flag=True, help="Open the viewer in a web browser.")
-@click.option("--token", default=None, envvar="TRACEPOND_UI_TOKEN",
-              help="Token every request must carry; generated and printed when --host is not loopback.")
+@click.option(
+    "--token",
+    default=None,
+    envvar="TRACEPOND_UI_TOKEN",
+    help="Token every request must carry; generated and printed when --host is not loopback.",
+)
 def ui(store: str | None, host: str, port: int, open_browser: bool, token: str | None) -> None:
     """Serve the trace viewer and OTLP/HTTP ingest (POST /v1/traces)."""
     from tracepond.store.connection import resolve_store

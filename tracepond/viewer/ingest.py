@@ -55,7 +55,9 @@ def _media_type(request: Request) -> str:
     return JSON if content_type.split(";", 1)[0].strip().lower() == JSON else PROTOBUF
 
 
-def _answer(body: bytes, media_type: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def _answer(
+    body: bytes, media_type: str, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 

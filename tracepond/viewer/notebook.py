@@ -62,8 +62,11 @@ def json_for_script(value: Any) -> str:
     """JSON that can sit inside <script type="application/json"> whatever the strings hold."""
     text = orjson.dumps(value, default=str, option=orjson.OPT_NAIVE_UTC | orjson.OPT_UTC_Z).decode()
     return (
-        text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
     )
 
 
@@ -103,16 +106,19 @@ def _cell(value: Any) -> str:
 def _fallback_trace(payload: Mapping[str, Any]) -> str:
     info = payload["info"]
     rows = "".join(
-        "<tr>" + _cell("\u2003" * min(span.get("depth", 0), 12) + str(span.get("name")))
-        + _cell(span.get("span_type")) + _cell(span.get("status"))
-        + _cell(_ms(span.get("duration_ms"))) + "</tr>"
+        "<tr>"
+        + _cell("\u2003" * min(span.get("depth", 0), 12) + str(span.get("name")))
+        + _cell(span.get("span_type"))
+        + _cell(span.get("status"))
+        + _cell(_ms(span.get("duration_ms")))
+        + "</tr>"
         for span in payload["spans"][:500]
     )
     return (
-        f"<div class=\"tp-nb-mount\"><h3>{html.escape(str(info.get('name') or '(unnamed trace)'))} "
+        f'<div class="tp-nb-mount"><h3>{html.escape(str(info.get("name") or "(unnamed trace)"))} '
         f"<small>{html.escape(str(info.get('status')))} · {html.escape(_ms(info.get('duration_ms')))} · "
         f"{len(payload['spans'])} spans</small></h3>"
-        "<table class=\"tp-list\"><thead><tr><th>Span</th><th>Type</th><th>Status</th><th>Duration</th>"
+        '<table class="tp-list"><thead><tr><th>Span</th><th>Type</th><th>Status</th><th>Duration</th>'
         f"</tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
@@ -120,14 +126,18 @@ def _fallback_trace(payload: Mapping[str, Any]) -> str:
 def _fallback_list(payloads: list[dict[str, Any]]) -> str:
     rows = "".join(
         f'<tr class="tp-open" data-index="{index}">'
-        + _cell(p["info"].get("start_time")) + _cell(p["info"].get("name")) + _cell(p["info"].get("status"))
-        + _cell(_ms(p["info"].get("duration_ms"))) + _cell(len(p["spans"]))
-        + _cell(p["info"].get("trace_id")) + "</tr>"
+        + _cell(p["info"].get("start_time"))
+        + _cell(p["info"].get("name"))
+        + _cell(p["info"].get("status"))
+        + _cell(_ms(p["info"].get("duration_ms")))
+        + _cell(len(p["spans"]))
+        + _cell(p["info"].get("trace_id"))
+        + "</tr>"
         for index, p in enumerate(payloads)
     )
     return (
-        f"<div class=\"tp-list-head\"><b>{len(payloads)} traces</b></div>"
-        "<table class=\"tp-list\"><thead><tr><th>Time</th><th>Name</th><th>Status</th><th>Duration</th>"
+        f'<div class="tp-list-head"><b>{len(payloads)} traces</b></div>'
+        '<table class="tp-list"><thead><tr><th>Time</th><th>Name</th><th>Status</th><th>Duration</th>'
         f"<th>Spans</th><th>Trace id</th></tr></thead><tbody>{rows}</tbody></table>"
         '<div class="tp-list-detail"></div>'
     )

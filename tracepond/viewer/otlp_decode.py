@@ -26,8 +26,17 @@ JSON = "application/json"
 MAX_BODY_BYTES = 64 * 1024 * 1024  # after decompression; a bigger batch is refused, not truncated
 
 _STATUS_CODES = {0: "UNSET", 1: "OK", 2: "ERROR"}
-_SPAN_KINDS = {0: "UNSPECIFIED", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
-_ID_FIELDS = frozenset({"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"})
+_SPAN_KINDS = {
+    0: "UNSPECIFIED",
+    1: "INTERNAL",
+    2: "SERVER",
+    3: "CLIENT",
+    4: "PRODUCER",
+    5: "CONSUMER",
+}
+_ID_FIELDS = frozenset(
+    {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
+)
 
 
 class OtlpDecodeError(ValueError):
@@ -101,7 +110,9 @@ def parse_request(data: bytes, content_type: str) -> ExportTraceServiceRequest:
         try:
             request.ParseFromString(data)
         except DecodeError as exc:
-            raise OtlpDecodeError(f"body is not a protobuf ExportTraceServiceRequest: {exc}") from None
+            raise OtlpDecodeError(
+                f"body is not a protobuf ExportTraceServiceRequest: {exc}"
+            ) from None
         return request
     if media_type == JSON:
         try:
@@ -115,9 +126,7 @@ def parse_request(data: bytes, content_type: str) -> ExportTraceServiceRequest:
         except json_format.ParseError as exc:
             raise OtlpDecodeError(f"JSON body is not an ExportTraceServiceRequest: {exc}") from None
         return request
-    raise OtlpDecodeError(
-        f"unsupported Content-Type {content_type!r}; send {PROTOBUF} or {JSON}"
-    )
+    raise OtlpDecodeError(f"unsupported Content-Type {content_type!r}; send {PROTOBUF} or {JSON}")
 
 
 def _hex_ids_to_base64(node: Any) -> Any:
@@ -225,8 +234,10 @@ def encode_response(rejected: list[str], media_type: str) -> bytes:
         more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
         response.partial_success.error_message = shown + more
     if media_type == JSON:
-        return json_format.MessageToJson(response, indent=None).encode()
-    return response.SerializeToString()
+        text: str = json_format.MessageToJson(response, indent=None)
+        return text.encode()
+    encoded: bytes = response.SerializeToString()
+    return encoded
 
 
 def encode_status(code: int, message: str, media_type: str) -> bytes:
@@ -235,5 +246,7 @@ def encode_status(code: int, message: str, media_type: str) -> bytes:
 
     status = Status(code=code, message=message)
     if media_type == JSON:
-        return json_format.MessageToJson(status, indent=None).encode()
-    return status.SerializeToString()
+        text: str = json_format.MessageToJson(status, indent=None)
+        return text.encode()
+    encoded: bytes = status.SerializeToString()
+    return encoded

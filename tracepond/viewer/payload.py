@@ -58,17 +58,22 @@ def _loads(value: Any) -> Any:
 
 
 def _depths(spans: list[dict[str, Any]]) -> dict[str, int]:
-    by_id = {s.get("span_id"): s for s in spans}
+    """Each span's depth in the tree; a span whose parent is missing is a root (depth 0)."""
+    by_id: dict[str, dict[str, Any]] = {str(s.get("span_id")): s for s in spans}
     depths: dict[str, int] = {}
     for span in spans:
-        chain, node = [], span
-        while node is not None and node.get("span_id") not in depths and len(chain) <= len(spans):
-            chain.append(node)
+        chain: list[str] = []
+        node: dict[str, Any] | None = span
+        while (
+            node is not None and str(node.get("span_id")) not in depths and len(chain) <= len(spans)
+        ):
+            span_id = str(node.get("span_id"))
+            chain.append(span_id)
             parent = node.get("parent_span_id")
-            node = by_id.get(parent) if parent in by_id and parent != node.get("span_id") else None
-        base = depths.get(node.get("span_id"), -1) if node is not None else -1
-        for offset, item in enumerate(reversed(chain), start=1):
-            depths[item.get("span_id")] = base + offset
+            node = by_id.get(str(parent)) if parent and str(parent) != span_id else None
+        base = depths.get(str(node.get("span_id")), -1) if node is not None else -1
+        for offset, span_id in enumerate(reversed(chain), start=1):
+            depths[span_id] = base + offset
     return depths
 
 
@@ -83,7 +88,7 @@ def trace_payload(trace: Any) -> dict[str, Any]:
         origin = min((s for s in starts if s is not None), default=0)
     depth = _depths(spans)
     out_spans = []
-    for span, start in zip(spans, starts):
+    for span, start in zip(spans, starts, strict=True):
         end = _micros(span.get("end_time"))
         duration = span.get("duration_ms")
         if duration is None and start is not None and end is not None:
@@ -92,25 +97,37 @@ def trace_payload(trace: Any) -> dict[str, Any]:
         for event in span.get("events") or []:
             item = _as_dict(event)
             at = _micros(item.get("time") or item.get("timestamp"))
-            events.append({
-                "name": item.get("name"),
-                "time": item.get("time") or item.get("timestamp"),
-                "offset_ms": (at - start) / 1000 if at is not None and start is not None else None,
-                "attributes": _loads(item.get("attributes")) or {},
-            })
-        out_spans.append({
-            **{k: v for k, v in span.items() if k not in ("events", "inputs", "outputs", "attributes")},
-            "inputs": _loads(span.get("inputs")),
-            "outputs": _loads(span.get("outputs")),
-            "attributes": _loads(span.get("attributes")) or {},
-            "events": events,
-            "start_offset_ms": (start - origin) / 1000 if start is not None else 0,
-            "duration_ms": duration,
-            "in_progress": end is None and span.get("status") in (None, "UNSET"),
-            "depth": depth.get(span.get("span_id"), 0),
-        })
+            events.append(
+                {
+                    "name": item.get("name"),
+                    "time": item.get("time") or item.get("timestamp"),
+                    "offset_ms": (at - start) / 1000
+                    if at is not None and start is not None
+                    else None,
+                    "attributes": _loads(item.get("attributes")) or {},
+                }
+            )
+        out_spans.append(
+            {
+                **{
+                    k: v
+                    for k, v in span.items()
+                    if k not in ("events", "inputs", "outputs", "attributes")
+                },
+                "inputs": _loads(span.get("inputs")),
+                "outputs": _loads(span.get("outputs")),
+                "attributes": _loads(span.get("attributes")) or {},
+                "events": events,
+                "start_offset_ms": (start - origin) / 1000 if start is not None else 0,
+                "duration_ms": duration,
+                "in_progress": end is None and span.get("status") in (None, "UNSET"),
+                "depth": depth.get(str(span.get("span_id")), 0),
+            }
+        )
     info = {**info, "in_progress": bool(info.get("in_progress"))}
     info.setdefault("span_count", len(out_spans))
     if info.get("duration_ms") is None and out_spans:
-        info["duration_ms"] = max((s["start_offset_ms"] + (s["duration_ms"] or 0)) for s in out_spans)
+        info["duration_ms"] = max(
+            (s["start_offset_ms"] + (s["duration_ms"] or 0)) for s in out_spans
+        )
     return {"info": info, "spans": out_spans}

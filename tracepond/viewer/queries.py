@@ -143,11 +143,17 @@ def list_traces(store: str, query: TraceListQuery) -> dict[str, Any]:
         f"FROM page LEFT JOIN models USING (trace_id) ORDER BY {order}"
     )
     total_params = params if query.since is None else []
-    rows = store_access.fetch_dicts(store, statement, [*params, query.limit + 1, query.offset, *total_params])
+    rows = store_access.fetch_dicts(
+        store, statement, [*params, query.limit + 1, query.offset, *total_params]
+    )
     has_more = len(rows) > query.limit
     count = rows[0]["total_count"] if rows else (0 if query.since is None else None)
     if not rows and query.since is None and query.offset:
-        count = int(store_access.fetch_rows(store, f"SELECT count(*) FROM traces t WHERE {where}", params)[0][0])
+        count = int(
+            store_access.fetch_rows(store, f"SELECT count(*) FROM traces t WHERE {where}", params)[
+                0
+            ][0]
+        )
     newest = rows[0]["newest"] if rows else None
     traces = []
     for row in rows[: query.limit]:
@@ -167,8 +173,10 @@ def list_traces(store: str, query: TraceListQuery) -> dict[str, Any]:
 
 def _cursor(query: TraceListQuery, traces: list[dict[str, Any]], newest: dt.datetime | None) -> str:
     """The start time after which a poll looks for new traces."""
-    latest = newest if newest is not None else max(
-        (t["start_time"] for t in traces if t["start_time"] is not None), default=None
+    latest = (
+        newest
+        if newest is not None
+        else max((t["start_time"] for t in traces if t["start_time"] is not None), default=None)
     )
     if query.since is not None:
         since = _parse_cursor(query.since)
@@ -199,7 +207,7 @@ def trace_detail(store: str, trace_id: str) -> dict[str, Any]:
         origin = _epoch_us(info["start_time"])
     spans = []
     for row in span_rows:
-        span = dict(zip(columns, row))
+        span = dict(zip(columns, row, strict=True))
         start_us = span.pop("start_us")
         span["start_offset_ms"] = (start_us - origin) / 1000 if start_us is not None else 0
         spans.append(span)
@@ -224,7 +232,9 @@ def span_detail(store: str, trace_id: str, span_id: str) -> dict[str, Any]:
     for key in ("inputs", "outputs", "attributes"):
         span[key] = _loads(span.get(key))
     span["in_progress"] = span.get("end_time") is None
-    trace_start = store_access.fetch_rows(store, "SELECT start_time FROM traces WHERE trace_id = ?", [trace_id])
+    trace_start = store_access.fetch_rows(
+        store, "SELECT start_time FROM traces WHERE trace_id = ?", [trace_id]
+    )
     origin = trace_start[0][0] if trace_start and trace_start[0][0] else span.get("start_time")
     if origin is not None and span.get("start_time") is not None:
         span["start_offset_ms"] = (span["start_time"] - origin).total_seconds() * 1000
@@ -269,7 +279,12 @@ def list_sessions(
         first, last = row["first_time"], row["last_time"]
         row["elapsed_ms"] = (last - first).total_seconds() * 1000 if first and last else None
         row["user_ids"] = row["user_ids"] or []
-    return {"sessions": rows[:limit], "limit": limit, "offset": offset, "has_more": len(rows) > limit}
+    return {
+        "sessions": rows[:limit],
+        "limit": limit,
+        "offset": offset,
+        "has_more": len(rows) > limit,
+    }
 
 
 def session_traces(store: str, session_id: str, limit: int) -> dict[str, Any]:
@@ -290,17 +305,31 @@ def session_traces(store: str, session_id: str, limit: int) -> dict[str, Any]:
 # --- the dashboard ---------------------------------------------------------------------------
 
 _BUCKET_STEPS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400)
-_BUCKET_LABELS = {60: "minute", 300: "5 minutes", 900: "15 minutes", 1800: "30 minutes", 3600: "hour",
-                  10800: "3 hours", 21600: "6 hours", 43200: "12 hours", 86400: "day", 604800: "week"}
+_BUCKET_LABELS = {
+    60: "minute",
+    300: "5 minutes",
+    900: "15 minutes",
+    1800: "30 minutes",
+    3600: "hour",
+    10800: "3 hours",
+    21600: "6 hours",
+    43200: "12 hours",
+    86400: "day",
+    604800: "week",
+}
 MAX_MODELS = 8
 
 
 def _bucket_seconds(span_s: float, buckets: int) -> int:
-    wanted = span_s / max(buckets, 1) * 0.999  # "the last hour" measured a moment later is still 60 minutes
+    wanted = (
+        span_s / max(buckets, 1) * 0.999
+    )  # "the last hour" measured a moment later is still 60 minutes
     return next((step for step in _BUCKET_STEPS if step >= wanted), _BUCKET_STEPS[-1])
 
 
-def dashboard(store: str, start: dt.datetime | None, end: dt.datetime | None, buckets: int) -> dict[str, Any]:
+def dashboard(
+    store: str, start: dt.datetime | None, end: dt.datetime | None, buckets: int
+) -> dict[str, Any]:
     """Series over time: traces and errors, p50/p95 latency, error rate, tokens and cost by model."""
     end = end or utcnow()
     if start is None:
@@ -372,7 +401,14 @@ def _totals(store: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
         [start, end],
     )
     n, err, q50, q95, tokens, cost = rows[0]
-    return {"traces": n, "errors": err, "p50_ms": q50, "p95_ms": q95, "tokens": tokens or 0, "cost_usd": cost or 0}
+    return {
+        "traces": n,
+        "errors": err,
+        "p50_ms": q50,
+        "p95_ms": q95,
+        "tokens": tokens or 0,
+        "cost_usd": cost or 0,
+    }
 
 
 # --- the SQL console, runs and models --------------------------------------------------------
@@ -402,7 +438,10 @@ def sql_csv(store: str, statement: str) -> str:
     writer.writerow(columns)
     for row in rows:
         writer.writerow(
-            [orjson.dumps(v, default=str).decode() if isinstance(v, (dict, list)) else v for v in row]
+            [
+                orjson.dumps(v, default=str).decode() if isinstance(v, (dict, list)) else v
+                for v in row
+            ]
         )
     return out.getvalue()
 
@@ -421,7 +460,10 @@ def list_runs(store: str, limit: int) -> dict[str, Any]:
         )
     except QueryError:
         rows = []  # a store created before runs existed has no runs table yet
-    return {"runs": rows, "columns": ["run_id", "name", "experiment", "status", "start_time", "end_time", "traces"]}
+    return {
+        "runs": rows,
+        "columns": ["run_id", "name", "experiment", "status", "start_time", "end_time", "traces"],
+    }
 
 
 def list_models(store: str, limit: int) -> dict[str, Any]:

@@ -104,15 +104,22 @@ class Guard:
     def _refusal(self, scope: Scope, headers: dict[str, str]) -> tuple[int, str] | None:
         host = _host_without_port(headers.get("host", ""))
         if not self.token and not is_loopback_host(host):
-            return 403, "this viewer answers only on localhost; start it with --token to serve others"
+            return (
+                403,
+                "this viewer answers only on localhost; start it with --token to serve others",
+            )
         origin = headers.get("origin")
-        if scope["method"] not in ("GET", "HEAD", "OPTIONS") and origin and origin != "null":
-            if urlsplit(origin).netloc.lower() != headers.get("host", "").lower():
-                return 403, "cross-origin requests are refused"
-        if scope["method"] == "POST" and origin == "null":
+        cross_site = (
+            bool(origin)
+            and urlsplit(origin or "").netloc.lower() != headers.get("host", "").lower()
+        )
+        if scope["method"] not in ("GET", "HEAD", "OPTIONS") and cross_site:
             return 403, "cross-origin requests are refused"
         if self.token and not self._authorized(scope, headers):
-            return 401, "missing or wrong token: send 'Authorization: Bearer <token>' or open the URL with ?token=<token>"
+            return (
+                401,
+                "missing or wrong token: send 'Authorization: Bearer <token>' or open the URL with ?token=<token>",
+            )
         return None
 
     def _authorized(self, scope: Scope, headers: dict[str, str]) -> bool:
@@ -136,14 +143,22 @@ class Guard:
 
     async def _redirect_with_cookie(self, scope: Scope, send: Send, query: dict[str, str]) -> None:
         query.pop("token", None)
-        location = scope.get("root_path", "") + scope["path"] + (f"?{urlencode(query)}" if query else "")
+        location = (
+            scope.get("root_path", "") + scope["path"] + (f"?{urlencode(query)}" if query else "")
+        )
         cookie = f"{COOKIE_NAME}={self.token}; HttpOnly; SameSite=Strict; Path=/"
-        await send({
-            "type": "http.response.start",
-            "status": 303,
-            "headers": [(b"location", location.encode()), (b"set-cookie", cookie.encode()),
-                        (b"cache-control", b"no-store"), *SECURITY_HEADERS],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 303,
+                "headers": [
+                    (b"location", location.encode()),
+                    (b"set-cookie", cookie.encode()),
+                    (b"cache-control", b"no-store"),
+                    *SECURITY_HEADERS,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": b""})
 
 
@@ -154,10 +169,15 @@ def _is_page(scope: Scope) -> bool:
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
     payload = orjson.dumps(body)
-    await send({
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()),
-                    *SECURITY_HEADERS],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                *SECURITY_HEADERS,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})

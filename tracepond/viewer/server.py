@@ -89,11 +89,15 @@ def serve(
         url += f"?token={token}"
     print(f"tracepond viewer on {url}  (store: {store})", flush=True)
     if token:
-        print("OTLP exporters: OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20" + token, flush=True)
+        print(
+            "OTLP exporters: OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20" + token, flush=True
+        )
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     if open_browser or ready is not None:
-        threading.Thread(target=_when_started, args=(server, url, open_browser, ready), daemon=True).start()
+        threading.Thread(
+            target=_when_started, args=(server, url, open_browser, ready), daemon=True
+        ).start()
     server.run()
 
 

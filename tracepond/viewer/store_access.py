@@ -16,7 +16,9 @@ def has_module(name: str) -> bool:
     return importlib.util.find_spec(f"tracepond.store.{name}") is not None
 
 
-def _sql(store: str, statement: str, params: Sequence[Any] | None, timeout_s: float | None = None) -> Any:
+def _sql(
+    store: str, statement: str, params: Sequence[Any] | None, timeout_s: float | None = None
+) -> Any:
     from tracepond.store.query import sql
 
     if timeout_s is None:
@@ -24,7 +26,9 @@ def _sql(store: str, statement: str, params: Sequence[Any] | None, timeout_s: fl
     return sql(statement, params=list(params or []), store=store, timeout_s=timeout_s)
 
 
-def fetch_columns(store: str, statement: str, params: Sequence[Any]) -> tuple[list[str], list[tuple[Any, ...]]]:
+def fetch_columns(
+    store: str, statement: str, params: Sequence[Any]
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     result = _sql(store, statement, params)
     return list(result.columns), result.fetchall()
 
@@ -36,10 +40,12 @@ def fetch_rows(store: str, statement: str, params: Sequence[Any]) -> list[tuple[
 
 def fetch_dicts(store: str, statement: str, params: Sequence[Any]) -> list[dict[str, Any]]:
     columns, rows = fetch_columns(store, statement, params)
-    return [dict(zip(columns, row)) for row in rows]
+    return [dict(zip(columns, row, strict=True)) for row in rows]
 
 
-def user_sql(store: str, statement: str, limit: int, timeout_s: float) -> tuple[list[str], list[tuple[Any, ...]]]:
+def user_sql(
+    store: str, statement: str, limit: int, timeout_s: float
+) -> tuple[list[str], list[tuple[Any, ...]]]:
     """A statement typed by the user (read-only and time-limited by the query API), at most
     ``limit`` rows. A query is wrapped in ``SELECT * FROM (...) LIMIT`` so the store does not
     materialize rows nobody will see; statements that cannot be wrapped (SHOW, DESCRIBE,
