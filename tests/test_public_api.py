@@ -7,8 +7,9 @@ from pathlib import Path
 import tracepond
 
 EXPECTED = [
-    "ContextThreadPoolExecutor", "DROP", "ExperimentConflictError", "LiveSpan", "LoadedModel",
-    "ModelInputError", "ModelLoadError", "Run", "RunError", "SpanType", "Trace", "__version__",
+    "ActiveRun", "ContextThreadPoolExecutor", "DROP", "Experiment", "ExperimentConflictError",
+    "LiveSpan", "LoadedModel", "LoggedModel", "ModelInputError", "ModelLoadError", "ModelStats",
+    "ModelVersion", "RegisteredModel", "Run", "RunError", "SpanType", "Trace", "__version__",
     "active_run", "autolog", "configure", "delete_model_alias", "delete_model_version_tag",
     "end_run", "flush", "get_current_span", "get_current_trace_id", "get_experiment_by_name",
     "get_logged_model", "get_metric_history", "get_model_version", "get_model_version_by_alias",

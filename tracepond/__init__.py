@@ -37,6 +37,8 @@ _EXPORTS: dict[str, str] = {
     "search_traces": "tracepond.store.query:search_traces",
     "sql": "tracepond.store.query:sql",
     # runs
+    "ActiveRun": "tracepond.store.runs:ActiveRun",
+    "Experiment": "tracepond.store.runs_types:Experiment",
     "ExperimentConflictError": "tracepond.store.runs_types:ExperimentConflictError",
     "Run": "tracepond.store.runs_types:Run",
     "RunError": "tracepond.store.runs_types:RunError",
@@ -58,8 +60,12 @@ _EXPORTS: dict[str, str] = {
     "start_run": "tracepond.store.runs:start_run",
     # models and registry
     "LoadedModel": "tracepond.store.models:LoadedModel",
+    "LoggedModel": "tracepond.store.runs_types:LoggedModel",
     "ModelInputError": "tracepond.store.runs_types:ModelInputError",
     "ModelLoadError": "tracepond.store.runs_types:ModelLoadError",
+    "ModelStats": "tracepond.store.runs_types:ModelStats",
+    "ModelVersion": "tracepond.store.runs_types:ModelVersion",
+    "RegisteredModel": "tracepond.store.runs_types:RegisteredModel",
     "delete_model_alias": "tracepond.store.registry:delete_model_alias",
     "delete_model_version_tag": "tracepond.store.registry:delete_model_version_tag",
     "get_logged_model": "tracepond.store.models:get_logged_model",
@@ -139,6 +145,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.store.registry import update_registered_model as update_registered_model
     from tracepond.store.registry_search import search_model_versions as search_model_versions
     from tracepond.store.registry_search import search_registered_models as search_registered_models
+    from tracepond.store.runs import ActiveRun as ActiveRun
     from tracepond.store.runs import active_run as active_run
     from tracepond.store.runs import end_run as end_run
     from tracepond.store.runs import get_experiment_by_name as get_experiment_by_name
@@ -155,9 +162,14 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.store.runs import start_run as start_run
     from tracepond.store.runs_query import link_traces_to_run as link_traces_to_run
     from tracepond.store.runs_query import search_runs as search_runs
+    from tracepond.store.runs_types import Experiment as Experiment
     from tracepond.store.runs_types import ExperimentConflictError as ExperimentConflictError
+    from tracepond.store.runs_types import LoggedModel as LoggedModel
     from tracepond.store.runs_types import ModelInputError as ModelInputError
     from tracepond.store.runs_types import ModelLoadError as ModelLoadError
+    from tracepond.store.runs_types import ModelStats as ModelStats
+    from tracepond.store.runs_types import ModelVersion as ModelVersion
+    from tracepond.store.runs_types import RegisteredModel as RegisteredModel
     from tracepond.store.runs_types import Run as Run
     from tracepond.store.runs_types import RunError as RunError
     from tracepond.tracing.context import ContextThreadPoolExecutor as ContextThreadPoolExecutor
