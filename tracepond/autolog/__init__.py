@@ -24,7 +24,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import sys
 import threading
+import types
 from collections.abc import Iterable, Mapping
 from types import ModuleType
 from typing import Any
@@ -33,7 +35,14 @@ from tracepond.autolog.patching import Patcher
 from tracepond.autolog.provider import AutologOptions
 from tracepond.errors import ConfigError, ProviderNotInstalledError
 
-__all__ = ["PROVIDERS", "AutologOptions", "autolog", "patched", "register_provider"]
+__all__ = [
+    "PROVIDERS",
+    "AutologOptions",
+    "autolog",
+    "patched",
+    "register_provider",
+    "unregister_provider",
+]
 
 logger = logging.getLogger("tracepond.autolog")
 
@@ -105,6 +114,13 @@ def register_provider(name: str, module: str) -> None:
         PROVIDERS[name] = module
 
 
+def unregister_provider(name: str) -> None:
+    """Forget a provider added with :func:`register_provider` (unpatching it first)."""
+    with _lock:
+        _disable([name])
+        PROVIDERS.pop(name, None)
+
+
 def patched() -> dict[str, list[str]]:
     """What autolog has patched now: provider -> patched method labels."""
     with _lock:
@@ -174,3 +190,15 @@ def _disable(names: list[str]) -> None:
         if patcher is not None:
             removed = patcher.unpatch_all()
             logger.info("tracepond.autolog: unpatched %s (%d methods)", name, len(removed))
+
+
+class _CallableModule(types.ModuleType):
+    """``tracepond.autolog(...)`` must work even when ``tracepond.autolog`` names this package:
+    importing a submodule (``tracepond.autolog.openai``) makes Python set the package as the
+    ``autolog`` attribute of ``tracepond``, over the function the facade put there."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> list[str]:
+        return autolog(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -20,11 +20,17 @@ OpenAI-compatible providers (Groq).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 Message = dict[str, Any]
 Part = dict[str, Any]
+
+
+def items_of(value: Any) -> list[Any] | tuple[Any, ...]:
+    """``value`` when it is a list or tuple, else nothing. Never iterate anything else: a
+    generator the caller passed is the SDK's to consume, not ours."""
+    return value if isinstance(value, (list, tuple)) else ()
 
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
@@ -62,10 +68,8 @@ def tool_call_part(call_id: Any, name: Any, arguments: Any) -> Part:
 
 def chat_input_messages(messages: Any) -> list[Message]:
     """``messages=[...]`` of a chat.completions request in the conventions' format."""
-    if not isinstance(messages, Iterable) or isinstance(messages, (str, bytes, Mapping)):
-        return []
     converted = []
-    for message in messages:
+    for message in items_of(messages):
         role = get(message, "role") or "user"
         if role == "developer":
             role = "system"
@@ -79,7 +83,7 @@ def chat_input_messages(messages: Any) -> list[Message]:
             converted.append({"role": "tool", "parts": [part]})
             continue
         parts = content_parts(get(message, "content"))
-        for call in get(message, "tool_calls") or ():
+        for call in items_of(get(message, "tool_calls")):
             function = get(call, "function") or get(call, "custom")
             parts.append(
                 tool_call_part(
@@ -103,9 +107,9 @@ def content_parts(content: Any) -> list[Part]:
         return []
     if isinstance(content, str):
         return [text_part(content)]
-    if isinstance(content, Iterable) and not isinstance(content, (bytes, Mapping)):
+    if isinstance(content, (list, tuple)):
         return [_part(item) for item in content]
-    return [_part(content)]
+    return [{"type": "unknown"}]  # an iterator or other object we must not consume
 
 
 def _part(item: Any) -> Part:
@@ -156,7 +160,7 @@ def chat_output_message(message: Any, finish_reason: Any) -> Message:
     refusal = get(message, "refusal")
     if refusal:
         parts.append({"type": "refusal", "content": refusal})
-    for call in get(message, "tool_calls") or ():
+    for call in items_of(get(message, "tool_calls")):
         function = get(call, "function") or get(call, "custom")
         parts.append(
             tool_call_part(
@@ -179,10 +183,8 @@ def chat_output_message(message: Any, finish_reason: Any) -> Message:
 
 def tool_definitions(tools: Any) -> list[dict[str, Any]]:
     """``tools=[...]`` of chat.completions or responses as conventions tool definitions."""
-    if not isinstance(tools, Iterable) or isinstance(tools, (str, bytes, Mapping)):
-        return []
     definitions = []
-    for tool in tools:
+    for tool in items_of(tools):
         kind = get(tool, "type") or "function"
         spec = get(tool, "function") or get(tool, "custom") or tool  # chat nests; responses not
         definition: dict[str, Any] = {"type": kind, "name": get(spec, "name") or kind}
@@ -205,10 +207,8 @@ def responses_input_messages(input_value: Any) -> list[Message]:
         return []
     if isinstance(input_value, str):
         return [{"role": "user", "parts": [text_part(input_value)]}]
-    if not isinstance(input_value, Iterable) or isinstance(input_value, (bytes, Mapping)):
-        return []
     messages: list[Message] = []
-    for item in input_value:
+    for item in items_of(input_value):
         kind = get(item, "type")
         role = get(item, "role")
         if kind == "function_call":

@@ -79,7 +79,10 @@ class Patcher:
         original = (
             inspect.getattr_static(owner, attribute, _MISSING) if owner is not None else _MISSING
         )
-        label = f"{getattr(module, '__name__', module)}:{path}"
+        if isinstance(module, type):
+            label = f"{module.__module__}:{module.__qualname__}.{path}"
+        else:
+            label = f"{getattr(module, '__name__', module)}:{path}"
         if original is _MISSING:
             if optional:
                 logger.debug("tracepond: %s not found, not patched", label)
@@ -88,7 +91,9 @@ class Patcher:
         if any(p.owner is owner and p.attribute == attribute for p in self._applied):
             return False  # already ours
         created = attribute not in vars(owner)
-        function_wrapper = wrapt.FunctionWrapper(cast(Any, original), wrapper, enabled=self._is_enabled)
+        function_wrapper = wrapt.FunctionWrapper(
+            cast(Any, original), wrapper, enabled=self._is_enabled
+        )
         setattr(owner, attribute, function_wrapper)
         self._applied.append(AppliedPatch(owner, attribute, function_wrapper, created, label))
         return True

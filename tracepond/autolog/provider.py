@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -291,10 +292,7 @@ class CallRecord:
             if error is None:
                 span.set_status(Status(StatusCode.OK))
             else:
-                error_type = type(error).__qualname__
-                span.set_attribute(attr.ERROR_TYPE, error_type)
-                span.record_exception(error)
-                span.set_status(Status(StatusCode.ERROR, f"{error_type}: {error}"[:1024]))
+                _record_error(span, error)
             if self.options.metrics:
                 metrics.record_call(self, duration_s, error)
         except Exception:
@@ -323,6 +321,28 @@ class CallRecord:
         if cost is not None:
             set_attribute(attr.COST_USD, cost[0])
             set_attribute(attr.COST_SOURCE, cost[1])
+
+
+def _record_error(span: Any, error: BaseException) -> None:
+    """Status ERROR, ``error.type`` and the ``exception`` event, with credential-shaped text
+    scrubbed: providers echo keys in their messages ("Incorrect API key provided: sk-...")."""
+    cls = type(error)
+    error_type = cls.__qualname__
+    message = serialize.redact_text(str(error))
+    module = cls.__module__
+    span.set_attribute(attr.ERROR_TYPE, error_type)
+    span.add_event(
+        "exception",
+        {
+            "exception.type": f"{module}.{error_type}" if module != "builtins" else error_type,
+            "exception.message": message,
+            "exception.stacktrace": serialize.redact_text(
+                "".join(traceback.format_exception(error))
+            ),
+            "exception.escaped": "False",
+        },
+    )
+    span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"[:1024]))
 
 
 def _plain(value: Any) -> Any:
