@@ -160,11 +160,29 @@ class TraceListView:
         return render_traces_html(self.traces)
 
 
-def display(traces: Any) -> None:
-    """Show a Trace or a list of traces in the current Jupyter output."""
-    from IPython.display import HTML
-    from IPython.display import display as ipython_display
+def display(traces: Any) -> TraceListView | None:
+    """Show a Trace, or a list of traces (what search_traces returns), in the notebook.
 
-    is_list = isinstance(traces, (list, tuple)) or not hasattr(traces, "spans")
-    markup = render_traces_html(traces) if is_list else render_trace_html(traces)
+    Inside IPython/Jupyter the view is displayed at once and None is returned; elsewhere the
+    view object is returned, and any front end that knows ``_repr_html_`` renders it.
+    """
+    is_single = hasattr(traces, "spans") and hasattr(traces, "info")
+    markup = render_trace_html(traces) if is_single else render_traces_html(traces)
+    try:
+        from IPython.display import HTML
+        from IPython.display import display as ipython_display
+    except ImportError:
+        return _Rendered(markup)
     ipython_display(HTML(markup))
+    return None
+
+
+class _Rendered(TraceListView):
+    """Already rendered markup with the same ``_repr_html_`` as a list view."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__([])
+        self.markup = markup
+
+    def _repr_html_(self) -> str:
+        return self.markup
