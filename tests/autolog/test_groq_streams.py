@@ -1,0 +1,153 @@
+"""Groq chat streams end their span exactly once on every way out, sync and async, and the caller
+sees what it sees untraced."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import groq
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import StatusCode
+
+import tracepond
+from tracepond.testing.groq import FakeGroqServer
+
+KEY = "gsk_stream_test_key_0123456789"
+MODEL = "llama-3.3-70b-versatile"
+MESSAGES = [{"role": "user", "content": "one two three four five six"}]
+EXITS = {
+    "full": ("complete", StatusCode.OK),
+    "break": ("stopped", StatusCode.OK),
+    "close": ("closed", StatusCode.OK),
+    "with": ("closed", StatusCode.OK),
+    "gc": ("abandoned", StatusCode.OK),
+    "drop": ("error", StatusCode.ERROR),
+}
+
+
+@pytest.fixture
+def groq_server() -> Iterator[FakeGroqServer]:
+    with FakeGroqServer() as fake:
+        yield fake
+
+
+def text_of(chunk: Any) -> Any:
+    return chunk.choices[0].delta.content if chunk.choices else None
+
+
+def run_sync(server: FakeGroqServer, exit_path: str) -> list[Any]:
+    server.reset()
+    if exit_path == "drop":
+        server.drop_next(after_chunks=3)
+    seen: list[Any] = []
+    with groq.Groq(api_key=KEY, base_url=server.base_url, max_retries=0) as client:
+        stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        seen.append(stream.__class__.__name__)
+        try:
+            if exit_path in ("full", "drop"):
+                seen.extend(text_of(c) for c in stream)
+            elif exit_path == "break":
+                for chunk in stream:
+                    seen.append(text_of(chunk))
+                    if len(seen) == 3:
+                        break
+                stream.response.close()  # a tidy caller releases the connection
+            elif exit_path == "close":
+                seen.append(text_of(next(stream)))
+                stream.close()
+            elif exit_path == "with":
+                with stream as entered:
+                    seen.append(entered is stream)
+                    seen.append(text_of(next(entered)))
+            elif exit_path == "gc":
+                response = stream.response
+                del stream
+                gc.collect()
+                response.close()
+        except Exception as exc:
+            seen.append((type(exc), str(exc)))
+    return seen
+
+
+async def run_async(server: FakeGroqServer, exit_path: str) -> list[Any]:
+    server.reset()
+    if exit_path == "drop":
+        server.drop_next(after_chunks=3)
+    seen: list[Any] = []
+    async with groq.AsyncGroq(api_key=KEY, base_url=server.base_url, max_retries=0) as client:
+        stream = await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
+        seen.append(stream.__class__.__name__)
+        try:
+            if exit_path in ("full", "drop"):
+                seen.extend([text_of(c) async for c in stream])
+            elif exit_path == "break":
+                async for chunk in stream:
+                    seen.append(text_of(chunk))
+                    if len(seen) == 3:
+                        break
+                await stream.response.aclose()
+            elif exit_path == "close":
+                seen.append(text_of(await stream.__anext__()))
+                await stream.close()
+            elif exit_path == "with":
+                async with stream as entered:
+                    seen.append(entered is stream)
+                    seen.append(text_of(await entered.__anext__()))
+            elif exit_path == "gc":
+                response = stream.response
+                del stream
+                gc.collect()
+                await response.aclose()
+        except Exception as exc:
+            seen.append((type(exc), str(exc)))
+    return seen
+
+
+def check(spans: InMemorySpanExporter, exit_path: str) -> None:
+    finished = spans.get_finished_spans()
+    assert len(finished) == 1
+    (span,) = finished
+    a = dict(span.attributes or {})
+    outcome, status = EXITS[exit_path]
+    assert a["tracepond.stream.outcome"] == outcome
+    assert span.status.status_code == status
+    if exit_path == "full":
+        assert a["tracepond.usage.source"] == "x_groq"
+        assert a["gen_ai.usage.output_tokens"] == 7
+    if exit_path == "drop":
+        assert [e.name for e in span.events] == ["exception"]
+
+
+@pytest.mark.parametrize("exit_path", list(EXITS))
+def test_sync_stream_exit(
+    span_exporter: InMemorySpanExporter, groq_server: FakeGroqServer, exit_path: str
+) -> None:
+    tracepond.configure(store=None)
+    untraced = run_sync(groq_server, exit_path)
+    tracepond.autolog(providers=["groq"])
+    try:
+        traced = run_sync(groq_server, exit_path)
+        gc.collect()
+    finally:
+        tracepond.autolog(disable=True)
+    assert traced == untraced
+    check(span_exporter, exit_path)
+
+
+@pytest.mark.parametrize("exit_path", list(EXITS))
+async def test_async_stream_exit(
+    span_exporter: InMemorySpanExporter, groq_server: FakeGroqServer, exit_path: str
+) -> None:
+    tracepond.configure(store=None)
+    untraced = await run_async(groq_server, exit_path)
+    tracepond.autolog(providers=["groq"])
+    try:
+        traced = await run_async(groq_server, exit_path)
+        gc.collect()
+    finally:
+        tracepond.autolog(disable=True)
+    assert traced == untraced
+    check(span_exporter, exit_path)
