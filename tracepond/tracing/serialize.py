@@ -27,7 +27,7 @@ import re
 import types
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
 
@@ -54,9 +54,8 @@ class _Drop:
 DROP = _Drop()
 
 
-class Encoded(NamedTuple):
-    text: str
-    truncated: bool
+Encoded = tuple[str, bool]
+"""``(json_text, truncated)``; a plain tuple because a NamedTuple costs a Python call per value."""
 
 
 # --- redaction rules ---------------------------------------------------------------------------
@@ -122,7 +121,8 @@ _SECRET_VALUE = re.compile(
     r")"
     r"|\bBearer\s+[A-Za-z0-9._~+/\-]{16,}=*"
 )
-_SECRET_HINTS = ("sk-", "gsk_", "AKIA", "ASIA", "gh", "github_pat_", "xox", "AIza", "hf_", "Bearer")
+# A cheap first look (one C-level scan) before the full pattern runs.
+_SECRET_HINT = re.compile(r"sk-|gsk_|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|hf_|Bearer")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -139,9 +139,9 @@ def is_secret_key(key: str) -> bool:
 
 def redact_text(text: str) -> str:
     """``text`` with credential-shaped substrings (sk-..., gsk_..., AKIA...) replaced."""
-    if any(hint in text for hint in _SECRET_HINTS):
-        return _SECRET_VALUE.sub(REDACTED, text)
-    return text
+    if _SECRET_HINT.search(text) is None:
+        return text
+    return _SECRET_VALUE.sub(REDACTED, text)
 
 
 def redact_mapping(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -156,17 +156,23 @@ def redact_mapping(mapping: Mapping[str, Any]) -> dict[str, Any]:
 # --- the walk ----------------------------------------------------------------------------------
 
 _SIMPLE = (bool, float, types.NoneType)
+_CONTAINERS = (dict, list, tuple, set, frozenset, Mapping)
 _MAX_INT = 2**63
+
+
+_PLAIN = frozenset({str, int, float, bool, types.NoneType, dict, list, tuple})
+_SENTINEL_NAMES = frozenset({"NotGiven", "Omit"})
+_SENTINEL_MODULES = frozenset({"openai", "groq", "anthropic"})
 
 
 def _is_sentinel(value: object) -> bool:
     # openai.NOT_GIVEN / openai.Omit (and the same classes vendored in groq), found without
     # importing either library.
     cls = type(value)
-    return cls.__name__ in ("NotGiven", "Omit") and cls.__module__.split(".")[0] in (
-        "openai",
-        "groq",
-        "anthropic",
+    return (
+        cls not in _PLAIN
+        and cls.__name__ in _SENTINEL_NAMES
+        and cls.__module__.partition(".")[0] in _SENTINEL_MODULES
     )
 
 
@@ -191,7 +197,7 @@ class _Walker:
         if depth >= MAX_DEPTH:
             self.truncated = True
             return "[max depth]"
-        if isinstance(value, (dict, list, tuple, set, frozenset, Mapping)):
+        if cls is dict or cls is list or isinstance(value, _CONTAINERS):
             return self._container(value, depth)
         return self._other(value, depth)
 
@@ -211,7 +217,7 @@ class _Walker:
             return "[cycle]"
         self.path.add(key)
         try:
-            if isinstance(value, Mapping):
+            if type(value) is dict or isinstance(value, Mapping):
                 return self._mapping(value, depth)
             items = self._items(value, depth)
             if isinstance(value, (set, frozenset)):
@@ -222,16 +228,19 @@ class _Walker:
 
     def _mapping(self, mapping: Mapping[Any, Any], depth: int) -> dict[str, Any]:
         result: dict[str, Any] = {}
+        convert = self.convert
+        depth += 1
         for raw_key, item in mapping.items():
             if self.budget <= 0:
                 self.truncated = True
                 result["…"] = f"{len(mapping) - len(result)} more keys"
                 break
-            if _is_sentinel(item):
-                continue
-            key = _key_text(raw_key)
-            self.budget -= len(key) + 3
-            result[key] = REDACTED if is_secret_key(key) else self.convert(item, depth + 1)
+            key = raw_key if type(raw_key) is str else _key_text(raw_key)
+            if is_secret_key(key):
+                result[key] = REDACTED
+            elif not _is_sentinel(item):
+                self.budget -= len(key) + 3
+                result[key] = convert(item, depth)
         return result
 
     def _items(self, items: Any, depth: int) -> list[Any]:
@@ -399,15 +408,15 @@ def encode(value: Any, max_bytes: int | None = None) -> Encoded:
         plain = walker.convert(value, 0) if not _is_sentinel(value) else None
         data = orjson.dumps(plain, option=_DUMP_OPTIONS)
         if len(data) <= cap:
-            return Encoded(data.decode(), walker.truncated)
-        return Encoded(_wrap_truncated(value, data.decode(), cap), True)
+            return data.decode(), walker.truncated
+        return _wrap_truncated(value, data.decode(), cap), True
     except Exception:
         # Not expected (the walk converts everything orjson cannot take): keep a marker, not the
         # value, and never let serialization break a traced call.
-        return Encoded(orjson.dumps({"_unserializable": _safe_repr(type(value))}).decode(), True)
+        return orjson.dumps({"_unserializable": _safe_repr(type(value))}).decode(), True
 
 
 def to_json(value: Any, max_bytes: int | None = None) -> str:
     """``value`` as JSON text: converted, redacted, and capped at ``max_bytes`` (None: the
     configured ``max_value_bytes``). Never raises."""
-    return encode(value, max_bytes).text
+    return encode(value, max_bytes)[0]
