@@ -432,3 +432,26 @@ def test_sampled_out_calls_still_run(spans: InMemorySpanExporter) -> None:
 
     assert work(1) == 2
     assert spans.get_finished_spans() == ()
+
+
+def test_callables_without_a_signature(spans: InMemorySpanExporter) -> None:
+    traced_max = tracepond.trace(max)
+    assert traced_max(3, 9, 4) == 9
+    traced_partial = tracepond.trace(functools.partial(pow, 2))
+    assert traced_partial(5) == 32
+    recorded = {s.name: s for s in spans.get_finished_spans()}
+    assert inputs(recorded["max"]) == {"args": [3, 9, 4]}
+    assert outputs(recorded["max"]) == 9
+    assert outputs(recorded["pow"]) == 32 and inputs(recorded["pow"]) == {"exp": 5, "mod": None}
+
+
+def test_a_call_that_does_not_fit_fails_in_the_function(spans: InMemorySpanExporter) -> None:
+    @tracepond.trace
+    def one(a: int) -> int:
+        return a
+
+    with pytest.raises(TypeError, match="positional argument"):
+        one(1, 2)  # type: ignore[call-arg]
+    span = only(spans)
+    assert span.status.status_code is StatusCode.ERROR
+    assert inputs(span) == {"a": 1}

@@ -49,24 +49,23 @@ _in_context = otel_trace.set_span_in_context
 class _Binder:
     """Maps a call's arguments to parameter names, prepared once per decorated function."""
 
-    __slots__ = ("defaults", "names", "skip", "var_keyword", "var_positional")
+    __slots__ = ("defaults", "names", "skip", "var_positional")
 
     def __init__(self, func: Callable[..., Any]) -> None:
-        parameters = list(inspect.signature(func).parameters.values())
+        try:
+            parameters = list(inspect.signature(func).parameters.values())
+        except (TypeError, ValueError):  # some builtins have no signature: record args as a list
+            parameters = [inspect.Parameter("args", inspect.Parameter.VAR_POSITIONAL)]
         self.skip = 1 if parameters and parameters[0].name in _SKIPPED_FIRST else 0
         positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
         self.names = tuple(p.name for p in parameters if p.kind in positional)
         self.var_positional = next(
             (p.name for p in parameters if p.kind is inspect.Parameter.VAR_POSITIONAL), None
         )
-        self.var_keyword = next(
-            (p.name for p in parameters if p.kind is inspect.Parameter.VAR_KEYWORD), None
-        )
         self.defaults = tuple(
             (p.name, p.default)
             for p in parameters[self.skip :]
             if p.default is not inspect.Parameter.empty
-            and p.kind is not inspect.Parameter.VAR_KEYWORD
         )
 
     def bind(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,6 +83,13 @@ class _Binder:
         return inputs
 
 
+def _name_of(func: Any) -> str:
+    inner = getattr(func, "func", None)  # functools.partial
+    return str(
+        getattr(func, "__name__", None) or getattr(inner, "__name__", None) or type(func).__name__
+    )
+
+
 class _Plan:
     """Everything about a decorated function that does not change between calls."""
 
@@ -97,7 +103,7 @@ class _Plan:
         span_type: str,
         attributes: Mapping[str, Any] | None,
     ) -> None:
-        self.name = name or getattr(func, "__name__", None) or repr(func)
+        self.name = name or _name_of(func)
         start = start_attributes(span_type, attributes, with_context=False)
         # Each start attribute costs the SDK microseconds; UNKNOWN is what an absent type means.
         self.attributes = None if start == {attr.SPAN_TYPE: SpanType.UNKNOWN} else start
