@@ -123,9 +123,12 @@ def write_response(
     usage = response.usage
     if usage.input is not None or usage.output is not None:
         record.set_usage(
-            usage.total_input, usage.output, cache_read=usage.cache_read, source=source
+            usage.total_input,
+            usage.output,
+            cache_read=usage.cache_read,
+            cache_write=usage.cache_write,
+            source=source,
         )
-        record.set(attr.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_write)
     record.set_content(attr.GEN_AI_OUTPUT_MESSAGES, response.messages or None, "outputs")
     record.set_outputs(outputs)
 

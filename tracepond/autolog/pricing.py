@@ -8,6 +8,11 @@ million input, cached-input and output tokens, with the ``source`` they were rea
      "models": {"gpt-4o-mini": {"input": 0.15, "cached_input": 0.075, "output": 0.6}, ...},
      "aliases": {"some-alias": "gpt-4o-mini"}}
 
+A model may also carry ``"cache_write_input"`` (the rate of input written to a prompt cache,
+Anthropic on Bedrock), and a table ``"strip_prefixes"``: prefixes of a model id that do not change
+its price (Bedrock's cross-region inference profiles ``us.``, ``eu.``...), tried when the full id
+is not listed.
+
 Users add or override prices with ``set_price(model, input=..., output=...)`` or
 ``autolog(prices={"my-model": {"input": 1.0, "output": 2.0}})``; theirs win over the tables.
 
@@ -37,6 +42,7 @@ class Usage(NamedTuple):
     input_tokens: int
     output_tokens: int
     cached_input_tokens: int = 0  # part of input_tokens, billed at the cached rate
+    cache_write_input_tokens: int = 0  # part of input_tokens, billed at the cache-write rate
 
 
 @dataclass(frozen=True)
@@ -46,13 +52,17 @@ class Price:
     input: float
     output: float
     cached_input: float | None = None  # None: cached input is billed as input
+    cache_write_input: float | None = None  # None: input written to a cache is billed as input
 
     def cost(self, usage: Usage) -> float:
         cached = min(max(usage.cached_input_tokens, 0), usage.input_tokens)
+        written = min(max(usage.cache_write_input_tokens, 0), usage.input_tokens - cached)
         cached_rate = self.input if self.cached_input is None else self.cached_input
+        write_rate = self.input if self.cache_write_input is None else self.cache_write_input
         return (
-            (usage.input_tokens - cached) * self.input
+            (usage.input_tokens - cached - written) * self.input
             + cached * cached_rate
+            + written * write_rate
             + usage.output_tokens * self.output
         ) / 1_000_000
 
@@ -65,6 +75,9 @@ _DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")
 
 _lock = threading.Lock()
 _builtin: dict[str, tuple[dict[str, Price], str]] = {}  # provider -> (model -> price, source)
+# provider -> prefixes a model id may carry that do not change its price (a table's
+# "strip_prefixes": Bedrock's cross-region inference profiles "us.", "eu.", ...)
+_prefixes: dict[str, tuple[str, ...]] = {}
 _user: dict[tuple[str | None, str], Price] = {}  # (provider or None for any, model) -> price
 
 
@@ -137,28 +150,32 @@ def builtin_table(provider: str) -> tuple[dict[str, Price], str]:
         with _lock:
             table = _builtin.get(provider)
             if table is None:
-                table = _builtin[provider] = _load(TABLES.get(provider))
+                models, source, prefixes = _load(TABLES.get(provider))
+                _prefixes[provider] = prefixes
+                table = _builtin[provider] = (models, source)
     return table
 
 
-def _load(table_name: str | None) -> tuple[dict[str, Price], str]:
+def _load(table_name: str | None) -> tuple[dict[str, Price], str, tuple[str, ...]]:
     if table_name is None:
-        return {}, ""
+        return {}, "", ()
     path = resources.files("tracepond.autolog").joinpath("pricing").joinpath(f"{table_name}.json")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return {}, ""
+        return {}, "", ()
     models: dict[str, Price] = {}
     for model, entry in data["models"].items():
         models[model] = Price(
             float(entry["input"]),
             float(entry["output"]),
             None if entry.get("cached_input") is None else float(entry["cached_input"]),
+            None if entry.get("cache_write_input") is None else float(entry["cache_write_input"]),
         )
     for alias, target in data.get("aliases", {}).items():
         models[alias] = models[target]
-    return models, f"builtin:{table_name}@{data['date']}"
+    prefixes = tuple(data.get("strip_prefixes", ()))
+    return models, f"builtin:{table_name}@{data['date']}", prefixes
 
 
 def _lookup(provider: str, model: str) -> tuple[Price, str] | None:
@@ -179,6 +196,11 @@ def price_for(provider: str, model: str | None) -> tuple[Price, str] | None:
     found = _lookup(provider, model)
     if found is None and _DATE_SUFFIX.search(model):
         found = _lookup(provider, _DATE_SUFFIX.sub("", model))
+    if found is None:
+        builtin_table(provider)  # loads the table's prefixes
+        for prefix in _prefixes.get(provider, ()):
+            if model.startswith(prefix):
+                return price_for(provider, model[len(prefix) :])
     return found
 
 

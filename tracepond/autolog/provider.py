@@ -117,6 +117,7 @@ class CallRecord:
         "args",
         "attributes",
         "cache_read_tokens",
+        "cache_write_tokens",
         "capture",
         "ended",
         "extra",
@@ -160,6 +161,7 @@ class CallRecord:
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
         self.cache_read_tokens: int | None = None
+        self.cache_write_tokens: int | None = None
         self.reasoning_tokens: int | None = None
         self.usage_source = "provider"
         self.extra: dict[str, Any] = {}  # per-operation scratch space (stream flags, tools...)
@@ -256,11 +258,15 @@ class CallRecord:
         cache_read: int | None = None,
         reasoning: int | None = None,
         source: str | None = None,
+        cache_write: int | None = None,
     ) -> None:
-        """Token counts; written to the span (with cost) when the call ends."""
+        """Token counts; written to the span (with cost) when the call ends. ``input_tokens``
+        includes the cached ones: ``cache_read`` (read from a prompt cache) and ``cache_write``
+        (written to one, which Anthropic models on Bedrock bill at their own rate)."""
         self.input_tokens = input_tokens
         self.output_tokens = output_tokens
         self.cache_read_tokens = cache_read
+        self.cache_write_tokens = cache_write
         self.reasoning_tokens = reasoning
         if source is not None:
             self.usage_source = source
@@ -308,6 +314,8 @@ class CallRecord:
             set_attribute(attr.GEN_AI_USAGE_OUTPUT_TOKENS, self.output_tokens)
         if self.cache_read_tokens is not None:
             set_attribute(attr.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, self.cache_read_tokens)
+        if self.cache_write_tokens is not None:
+            set_attribute(attr.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, self.cache_write_tokens)
         if self.reasoning_tokens is not None:
             set_attribute(attr.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, self.reasoning_tokens)
         set_attribute(attr.USAGE_SOURCE, self.usage_source)
@@ -315,7 +323,10 @@ class CallRecord:
             self.provider,
             self.response_model or self.request_model,
             pricing.Usage(
-                self.input_tokens or 0, self.output_tokens or 0, self.cache_read_tokens or 0
+                self.input_tokens or 0,
+                self.output_tokens or 0,
+                self.cache_read_tokens or 0,
+                self.cache_write_tokens or 0,
             ),
         )
         if cost is not None:
