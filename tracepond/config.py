@@ -531,3 +531,13 @@ def reset_settings() -> None:
 def _install_none() -> None:
     global _current
     _current = None
+
+
+def _after_fork_in_child() -> None:
+    # A thread of the parent may have held the lock at fork time; the child has no such thread.
+    global _lock
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -195,7 +195,7 @@ def end_span(span: Span) -> None:
         span.set_status(_OK)
     trace_id = span.get_span_context().trace_id
     if _local_roots.get(trace_id) is span:
-        del _local_roots[trace_id]
+        _local_roots.pop(trace_id, None)  # pop: another thread may be pruning
     span.end()
 
 
