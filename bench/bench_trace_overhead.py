@@ -127,6 +127,12 @@ def main() -> None:
         flushed_s = time.perf_counter() - started
         print_table("phase 2 (real store)", medians, "otel span (floor)", "bare function")
         print(f"final flush after the run: {flushed_s:.2f} s")
+        for processor in provider.span_processors():
+            if hasattr(processor, "written") and hasattr(processor, "dropped"):
+                print(
+                    f"store processor: {processor.written:,} spans written, "
+                    f"{processor.dropped:,} dropped (queue full)"
+                )
         provider.reset()
 
 
