@@ -391,15 +391,15 @@ def _copy_day(
     """COPY the query's rows into one staged Parquet file; None when there were none."""
     target = staging / table / f"date={day}" / f"part-{uuid.uuid4()}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
-    conn.execute(f"CREATE OR REPLACE TEMP TABLE to_write AS {query}", parameters)
-    rows = _count(conn, "SELECT * FROM to_write")
+    copied = conn.execute(
+        f"COPY ({query}) TO {_quote(str(target))} "
+        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)",
+        parameters,
+    ).fetchone()
+    rows = int(copied[0]) if copied else 0
     if rows == 0:
+        target.unlink(missing_ok=True)
         return None
-    conn.execute(
-        f"COPY to_write TO {_quote(str(target))} "
-        "(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE 122880)"
-    )
-    conn.execute("DROP TABLE to_write")
     return target, rows
 
 
