@@ -274,3 +274,44 @@ def test_something_that_cannot_predict_is_refused(store: str, snapshot) -> None:
     with pytest.raises(tracepond.RunError, match="model name"):
         tracepond.log_model(shout, name="a/b")
     assert snapshot() == before
+
+
+def test_a_model_logged_by_value_in_another_process_loads_here(store: str) -> None:
+    import os
+    import sys
+
+    script = textwrap.dedent(
+        """
+        import tracepond
+        from pydantic import BaseModel
+
+        class Order(BaseModel):
+            item: str
+            quantity: int
+
+        @tracepond.trace(span_type="TOOL")
+        def price(order: Order) -> float:
+            return 2.5 * order.quantity
+
+        def quote(order: Order) -> str:
+            return f"{order.quantity} x {order.item}: {price(order)}"
+
+        print(tracepond.log_model(quote, name="quoter").model_id)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "TRACEPOND_STORE": store},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    model = tracepond.load_model(f"models:/{done.stdout.strip()}")
+    assert model.predict({"item": "tea", "quantity": 4}) == "4 x tea: 10.0"
+    with pytest.raises(
+        tracepond.ModelInputError, match=r"order\.quantity: Input should be a valid integer"
+    ):
+        model.predict({"item": "tea", "quantity": "four"})
+    spans = rows(store, "SELECT name, span_type, model_id FROM spans ORDER BY start_time")
+    assert spans == [("quoter", "CHAIN", model.model_id), ("price", "TOOL", model.model_id)]

@@ -255,3 +255,21 @@ def test_link_traces_to_run(store: str, snapshot) -> None:  # type: ignore[no-un
     assert rows(
         store, "SELECT run_id, experiment_id FROM traces WHERE trace_id = ?", [trace_id]
     ) == [(run.run_id, run.experiment_id)]
+
+
+def test_a_run_left_open_at_exit_is_finished(store: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = "import tracepond\nrun = tracepond.start_run(name='left-open')\nprint(run.run_id)\n"
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "TRACEPOND_STORE": store},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    run_id = done.stdout.strip()
+    assert tracepond.get_run(run_id).info.status == "FINISHED"

@@ -217,12 +217,10 @@ def _prepare(
         payload, commit_from = None, code
         extra: tuple[str, ...] = ()
     else:
-        import cloudpickle
-
         live = _instance(python_model)
         metadata = {"source_kind": "pickle", "python_class": type(live).__qualname__}
         source, code, extra = models_io.source_of(live), None, ("cloudpickle",)
-        payload = cloudpickle.dumps(live)
+        payload = models_io.dumps(live)
         module_file = getattr(
             inspect.getmodule(live if inspect.isroutine(live) else type(live)), "__file__", None
         )

@@ -14,9 +14,11 @@ naming the file, and nothing is rewritten.
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.metadata
 import importlib.util
 import inspect
+import io
 import os
 import shutil
 import subprocess
@@ -26,6 +28,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import orjson
 
 from tracepond.store.runs_types import ModelLoadError
@@ -94,6 +97,27 @@ def git_commit(path: Path) -> str | None:
     return commit if done.returncode == 0 and len(commit) >= 40 else None
 
 
+class _Pickler(cloudpickle.CloudPickler):
+    """cloudpickle, plus importable modules of a ModuleType subclass by reference.
+
+    tracepond's own facade module is such a subclass (so ``tracepond.autolog`` stays the
+    function); a model whose code says ``tracepond.trace`` must still pickle, by import.
+    """
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, types.ModuleType) and type(obj) is not types.ModuleType:
+            if sys.modules.get(obj.__name__) is obj:
+                return importlib.import_module, (obj.__name__,)
+        return super().reducer_override(obj)
+
+
+def dumps(model: Any) -> bytes:
+    """The model by value, as cloudpickle writes it."""
+    buffer = io.BytesIO()
+    _Pickler(buffer, protocol=cloudpickle.DEFAULT_PROTOCOL).dump(model)
+    return buffer.getvalue()
+
+
 # --- writing ----------------------------------------------------------------------------------
 
 
@@ -146,8 +170,6 @@ def read_metadata(folder: Path, model_id: str) -> dict[str, Any]:
 
 
 def _load_pickle(folder: Path, model_id: str) -> Any:
-    import cloudpickle
-
     path = folder / PICKLE_FILE
     try:
         data = path.read_bytes()

@@ -11,6 +11,7 @@ see their own); traces started while it is active carry its run_id and experimen
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import datetime as dt
 import math
@@ -25,7 +26,7 @@ from typing import Any
 import duckdb
 import orjson
 
-from tracepond.errors import NotFoundError
+from tracepond.errors import NotFoundError, log_internal_error
 from tracepond.store import runs_db
 from tracepond.store.runs_types import (
     Experiment,
@@ -548,3 +549,16 @@ def get_metric_history(run_id: str, key: str, *, store: str | None = None) -> li
         ).fetchall(),
     )
     return [Metric(*row) for row in rows]
+
+
+def _end_runs_left_open() -> None:
+    """At exit, end the runs the main thread left active as FINISHED (as MLflow does), so a
+    script that never called end_run does not leave them RUNNING forever."""
+    for run_id, _, store in reversed(_active.get()):
+        try:
+            end_run(FINISHED, run_id=run_id, store=store)
+        except Exception:
+            log_internal_error("ending runs left open at exit")
+
+
+atexit.register(_end_runs_left_open)
