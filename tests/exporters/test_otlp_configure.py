@@ -142,3 +142,41 @@ def test_otlp_drops_reach_the_store_for_doctor(
     result = CliRunner().invoke(main, ["doctor", "--store", store])
     assert result.exit_code == 0, result.output
     assert f"otlp: {dropped}" in result.output
+
+
+def test_genai_metrics_go_over_otlp_when_metrics_are_on(
+    receiver: HttpReceiver | GrpcReceiver, protocol: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    openai = pytest.importorskip("openai")
+    from tracepond.testing import FakeOpenAIServer
+
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "200")  # milliseconds
+    tracepond.configure(
+        store=None, otlp_endpoint=receiver.base_url, otlp_protocol=protocol, metrics=True
+    )
+    tracepond.autolog(providers=["openai"])
+    try:
+        with (
+            FakeOpenAIServer() as server,
+            openai.OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0) as client,
+        ):
+            reply = client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+            )
+    finally:
+        tracepond.autolog(disable=True)
+    assert receiver.wait_for_metrics()
+    points: dict[str, list[object]] = {}
+    for request in receiver.metric_requests:
+        for resource in request.resource_metrics:
+            for scope in resource.scope_metrics:
+                for metric in scope.metrics:
+                    points.setdefault(metric.name, []).extend(metric.histogram.data_points)
+    assert {"gen_ai.client.token.usage", "gen_ai.client.operation.duration"} <= set(points)
+    token_sums = {
+        next(kv.value.string_value for kv in p.attributes if kv.key == "gen_ai.token.type"): p.sum
+        for p in points["gen_ai.client.token.usage"]
+    }
+    assert token_sums["input"] == reply.usage.prompt_tokens
+    assert token_sums["output"] == reply.usage.completion_tokens
+    assert tracepond.flush(20) and receiver.wait_for_spans(1)  # the span went too

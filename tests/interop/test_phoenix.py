@@ -168,3 +168,39 @@ def test_spans_appear_in_phoenix_with_genai_attributes(
         assert json.loads(attributes[attr.OUTPUTS]) == "Refunds take 5 days."
     else:
         assert attr.GEN_AI_INPUT_MESSAGES not in attributes and attr.OUTPUTS not in attributes
+
+
+def test_autologged_openai_call_appears_in_phoenix(
+    phoenix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real openai client call, autologged, against tracepond's stand-in OpenAI server."""
+    openai = pytest.importorskip("openai")
+    from tracepond.testing import FakeOpenAIServer
+
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", f"openinference.project.name={PROJECT}")
+    tracepond.configure(store=None, otlp_endpoint=phoenix, service_name="phoenix-autolog")
+    tracepond.autolog(providers=["openai"])
+    try:
+        with (
+            FakeOpenAIServer() as server,
+            openai.OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0) as client,
+            tracepond.start_span("support agent", span_type="AGENT") as root,
+        ):
+            server.reply_next("Refunds take 5 days.")
+            reply = client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "refund?"}]
+            )
+        assert reply.choices[0].message.content == "Refunds take 5 days."
+    finally:
+        tracepond.autolog(disable=True)
+    assert tracepond.flush(30)
+    spans = phoenix_spans(phoenix, root.trace_id, 2)
+    chat = next(span for span in spans if span["name"].startswith("chat "))
+    assert chat["parent_id"] == root.span_id
+    attributes = chat["attributes"]
+    assert attributes[attr.GEN_AI_OPERATION_NAME] == "chat"
+    assert attributes[attr.GEN_AI_PROVIDER_NAME] == "openai"
+    assert attributes[attr.GEN_AI_REQUEST_MODEL] == "gpt-4o-mini"
+    assert attributes[attr.GEN_AI_USAGE_INPUT_TOKENS] == reply.usage.prompt_tokens
+    assert attributes[attr.GEN_AI_USAGE_OUTPUT_TOKENS] == reply.usage.completion_tokens
+    assert attr.GEN_AI_INPUT_MESSAGES not in attributes  # content stays home without opt-in
