@@ -77,7 +77,11 @@ class BedrockOperation(Operation):
     def read_request(
         self, record: CallRecord, params: dict[str, Any], ref: bodies.ModelRef | None
     ) -> bodies.ChatRequest:
-        return bodies.converse_request(params)
+        return bodies.converse_request(params, content=False)
+
+    def read_content(self, record: CallRecord) -> bodies.ChatRequest:
+        """Messages, system and tools, read once the call is over (off the request's path)."""
+        return bodies.converse_content(record.extra["params"])
 
     def error(self, record: CallRecord, exc: BaseException) -> None:
         write_request_content(record)
@@ -106,7 +110,7 @@ def write_request_content(record: CallRecord) -> None:
     if record.extra.get("request_written") or not record.capture:
         return
     record.extra["request_written"] = True
-    chat: bodies.ChatRequest = record.extra["chat"]
+    chat: bodies.ChatRequest = record.operation.read_content(record)  # type: ignore[attr-defined]
     params = record.extra["params"]
     body = record.extra.get("body_json")
     record.set_inputs({**params, "body": body} if body is not None else params)
@@ -200,6 +204,10 @@ class InvokeOperation(BedrockOperation):
         record.extra["body_json"] = body
         record.extra["family"] = family
         return families.invoke_request(family, body)
+
+    def read_content(self, record: CallRecord) -> bodies.ChatRequest:
+        chat: bodies.ChatRequest = record.extra["chat"]  # read with the body, before the call
+        return chat
 
     def handle_result(self, record: CallRecord, result: Any) -> Any:
         try:

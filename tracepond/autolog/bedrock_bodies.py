@@ -243,11 +243,10 @@ def converse_tools(tool_config: Any) -> list[Json]:
     return tools
 
 
-def converse_request(params: Json) -> ChatRequest:
-    request = ChatRequest()
-    request.messages = [m for m in map(converse_message, _list(params.get("messages"))) if m]
-    request.system = [p for p in map(converse_part, _list(params.get("system"))) if p]
-    request.tools = converse_tools(params.get("toolConfig"))
+def converse_request(params: Json, *, content: bool = True) -> ChatRequest:
+    """A Converse request's parameters and guardrail; its messages, system and tools too unless
+    ``content=False`` (the span's start needs only the former; content is read after the call)."""
+    request = converse_content(params) if content else ChatRequest()
     request.params = _params(params.get("inferenceConfig"), _CONVERSE_PARAMS)
     extra = params.get("additionalModelRequestFields")
     if isinstance(extra, dict) and _int(extra.get("top_k")) is not None:
@@ -256,6 +255,15 @@ def converse_request(params: Json) -> ChatRequest:
     if isinstance(guardrail, dict) and isinstance(guardrail.get("guardrailIdentifier"), str):
         request.guardrail_id = guardrail["guardrailIdentifier"]
     return request
+
+
+def converse_content(params: Json) -> ChatRequest:
+    """Messages, system instructions and tool definitions of a Converse request."""
+    return ChatRequest(
+        messages=[m for m in map(converse_message, _list(params.get("messages"))) if m],
+        system=[p for p in map(converse_part, _list(params.get("system"))) if p],
+        tools=converse_tools(params.get("toolConfig")),
+    )
 
 
 def converse_usage(usage: Any) -> Usage:
