@@ -7,15 +7,9 @@ from typing import Any
 
 import pytest
 
-import tracepond
-
-# Resolve the facade's ``tracepond.autolog`` function before importing the subpackage: a first
-# import of ``tracepond.autolog.*`` makes the import system set ``tracepond.autolog`` to the
-# package module, which then shadows the function (reported to the facade's owner).
-_ = tracepond.autolog
-from tracepond.autolog import bedrock_bodies as bodies  # noqa: E402
-from tracepond.autolog import bedrock_families as families  # noqa: E402
-from tracepond.autolog.bedrock_bodies import ModelRef, Usage  # noqa: E402
+from tracepond.autolog import bedrock_bodies as bodies
+from tracepond.autolog import bedrock_families as families
+from tracepond.autolog.bedrock_bodies import ModelRef, Usage
 
 
 @pytest.mark.parametrize(
