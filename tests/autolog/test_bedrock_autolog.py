@@ -456,3 +456,63 @@ def test_invoke_model_unknown_profile_guesses_family_from_body(
     assert json.loads(a["gen_ai.input.messages"]) == [
         {"role": "user", "parts": [{"type": "text", "content": "Say hi please"}]}
     ]
+
+
+# --- what the caller sees is what it sees untraced ------------------------------------------
+
+
+def _visible(response: dict[str, Any]) -> dict[str, Any]:
+    """A response without what changes from call to call (request id, date)."""
+    shown = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    if isinstance(shown.get("body"), StreamingBody):
+        shown["body"] = shown["body"].read()
+    return shown
+
+
+def _call(client: Any, operation: str, outcome: str, server: FakeBedrockServer) -> Any:
+    server.reset()  # tool-call ids restart: both runs get the same answer
+    if outcome == "throttled":
+        server.fail_next(429, "ThrottlingException", "Rate exceeded")
+    try:
+        if operation == "converse":
+            if outcome == "bad_param":
+                return _visible(
+                    client.converse(modelId="amazon.nova-lite-v1:0", messages="not a list")
+                )
+            return _visible(
+                client.converse(
+                    modelId="amazon.nova-lite-v1:0", messages=USER, toolConfig=WEATHER_TOOL
+                )
+            )
+        body = json.dumps(FAMILY_BODIES["anthropic.claude-3-haiku-20240307-v1:0"])
+        if outcome == "bad_param":
+            return _visible(client.invoke_model(modelId=42, body=body))
+        return _visible(
+            client.invoke_model(modelId="anthropic.claude-3-haiku-20240307-v1:0", body=body)
+        )
+    except Exception as exc:
+        return (type(exc), str(exc))
+
+
+@pytest.mark.parametrize("outcome", ["ok", "throttled", "bad_param"])
+@pytest.mark.parametrize("operation", ["converse", "invoke_model"])
+def test_caller_sees_the_same_with_and_without_autolog(
+    spans: InMemorySpanExporter,
+    client: Any,
+    server: FakeBedrockServer,
+    operation: str,
+    outcome: str,
+) -> None:
+    untraced = _call(client, operation, outcome, server)
+    tracepond.autolog(providers=["bedrock"])
+    try:
+        traced = _call(client, operation, outcome, server)
+    finally:
+        tracepond.autolog(disable=True)
+    assert traced == untraced
+    (span,) = spans.get_finished_spans()
+    expected = StatusCode.OK if outcome == "ok" else StatusCode.ERROR
+    assert span.status.status_code == expected
+    if outcome == "bad_param":  # botocore refused the call before sending it
+        assert attrs(span)["error.type"] == "ParamValidationError"
+        assert server.requests == []

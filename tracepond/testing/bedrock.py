@@ -208,6 +208,16 @@ class FakeBedrockServer:
         """The next answer waits ``delay_s`` seconds before its first byte."""
         self._push(_Fault(delay_s=delay_s))
 
+    def reset(self) -> None:
+        """Forget requests, pending faults, cached prompt prefixes; tool-call ids restart at 1."""
+        with self._lock:
+            self.requests.clear()
+            self._faults.clear()
+            script = self.script
+            self.script = models.ConverseScript(
+                script.reply, script.tool_input, script.guardrail_block_word
+            )
+
     def _push(self, fault: _Fault) -> None:
         with self._lock:
             self._faults.append(fault)
