@@ -111,14 +111,15 @@ def export_parquet(
         pass  # checks the file is a tracepond store and migrates an older one
     root = _prepare_out(Path(out))
     result = ExportResult(out=str(root))
-    with _export_lock(root), _staging(root) as staging:
-        plan = _plan(store, root, timeout_s)
+    session = _Session(store, timeout_s)
+    with _export_lock(root), _staging(root) as staging, contextlib.closing(session):
+        plan = _plan(session, root)
         with _progress_bar(plan, progress) as advance:
             for chunk in plan:
                 if chunk.table == "traces":
-                    _export_traces_day(store, root, staging, chunk.day, result, timeout_s)
+                    _export_traces_day(session, root, staging, chunk.day, result)
                 else:
-                    _export_append_day(store, root, staging, chunk, result, timeout_s)
+                    _export_append_day(session, root, staging, chunk, result)
                 advance(f"{chunk.table} {chunk.day}", chunk.rows)
         _write_manifest(root, store, result)
     return result
@@ -188,30 +189,46 @@ def _quote(text: str) -> str:
 # --- reading the store ------------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _attached(store: str, timeout_s: float) -> Iterator[duckdb.DuckDBPyConnection]:
-    """An in-memory DuckDB with the store attached read-only as ``store`` (retried on lock)."""
-    conn = duckdb.connect(config={"autoinstall_known_extensions": False})
-    try:
-        conn.execute("SET TimeZone = 'UTC'")  # TIMESTAMP -> TIMESTAMPTZ reads store times as UTC
-        deadline = time.monotonic() + timeout_s
+class _Session:
+    """One in-memory DuckDB for the whole export; the store is attached read-only only for the
+    span of one chunk, so other processes can write to it between chunks."""
+
+    def __init__(self, store: str, timeout_s: float) -> None:
+        self.store = store
+        self.timeout_s = timeout_s
+        self.conn = duckdb.connect(config={"autoinstall_known_extensions": False})
+        self.conn.execute("SET TimeZone = 'UTC'")  # TIMESTAMP -> TIMESTAMPTZ: store times are UTC
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextlib.contextmanager
+    def attached(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection with the store attached as ``store`` (retried while it is locked)."""
+        deadline = time.monotonic() + self.timeout_s
         delay = 0.002
         while True:
             try:
-                conn.execute(f"ATTACH {_quote(store)} AS store (READ_ONLY)")
+                self.conn.execute(f"ATTACH {_quote(self.store)} AS store (READ_ONLY)")
                 break
             except duckdb.Error as error:
                 if not any(text in str(error) for text in _LOCK_MESSAGES):
-                    raise StoreError(f"cannot read store {store}: {error}") from error
+                    raise StoreError(f"cannot read store {self.store}: {error}") from error
                 if time.monotonic() + delay > deadline:
                     raise StoreLockedError(
-                        f"{store} stayed locked by another process; export gave up ({error})"
+                        f"{self.store} stayed locked by another process; export gave up ({error})"
                     ) from error
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
-        yield conn
-    finally:
-        conn.close()
+        try:
+            yield self.conn
+        finally:
+            self.conn.execute("DETACH DATABASE IF EXISTS store")
+            for table in _TEMP_TABLES:
+                self.conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+
+_TEMP_TABLES = ("exported", "current_day", "exported_day", "moved", "changed")
 
 
 def _select_list(conn: duckdb.DuckDBPyConnection, table: str) -> str:
@@ -241,7 +258,7 @@ def _day_filter(column: str) -> str:
     return f"{_day_expression(column)} = ?"
 
 
-def _plan(store: str, root: Path, timeout_s: float) -> list[_Chunk]:
+def _plan(session: _Session, root: Path) -> list[_Chunk]:
     """Which (table, day) chunks may hold rows the folder lacks, with their store row counts.
 
     A day whose store row count equals the exported row count of that day is skipped without
@@ -249,7 +266,7 @@ def _plan(store: str, root: Path, timeout_s: float) -> list[_Chunk]:
     are compared row by row in the chunk itself.
     """
     chunks: list[_Chunk] = []
-    with _attached(store, timeout_s) as conn:
+    with session.attached() as conn:
         for table in TABLES:
             stored = dict(
                 conn.execute(
@@ -282,12 +299,12 @@ def _exported_counts(conn: duckdb.DuckDBPyConnection, root: Path, table: str) ->
 
 
 def _export_append_day(
-    store: str, root: Path, staging: Path, chunk: _Chunk, result: ExportResult, timeout_s: float
+    session: _Session, root: Path, staging: Path, chunk: _Chunk, result: ExportResult
 ) -> None:
     table, day = chunk.table, chunk.day
     keys = KEY_COLUMNS[table]
     existing = _existing_files(root, table, day)
-    with _attached(store, timeout_s) as conn:
+    with session.attached() as conn:
         select = _select_list(conn, table)
         anti_join = ""
         if existing:
@@ -311,10 +328,10 @@ def _export_append_day(
 
 
 def _export_traces_day(
-    store: str, root: Path, staging: Path, day: str, result: ExportResult, timeout_s: float
+    session: _Session, root: Path, staging: Path, day: str, result: ExportResult
 ) -> None:
     existing = _existing_files(root, "traces", day)
-    with _attached(store, timeout_s) as conn:
+    with session.attached() as conn:
         select = _select_list(conn, "traces")
         conn.execute(
             f"CREATE TEMP TABLE current_day AS SELECT {select} FROM store.traces t "
