@@ -278,3 +278,21 @@ def test_groq_key_never_in_span_attributes(
     assert groq_server.requests[0].headers["authorization"] == f"Bearer {GROQ_KEY}"  # it was sent
     for span in spans.get_finished_spans():
         assert GROQ_KEY not in json.dumps(dict(span.attributes or {}), default=str)
+
+
+def test_with_streaming_response(spans: InMemorySpanExporter, groq_server: FakeGroqServer) -> None:
+    tracepond.autolog(providers=["groq"])
+    with sync_client(groq_server) as client:
+        with client.chat.completions.with_streaming_response.create(
+            model=MODEL, messages=MESSAGES
+        ) as response:
+            completion = response.parse()
+        with client.chat.completions.with_streaming_response.create(
+            model=MODEL, messages=MESSAGES
+        ) as unread:
+            assert unread.http_request.url.path == "/openai/v1/chat/completions"
+    assert completion.choices[0].message.content == "Echo: Name a color"
+    parsed, closed = spans.get_finished_spans()
+    assert dict(parsed.attributes or {})["gen_ai.usage.output_tokens"] == 4
+    assert closed.status.status_code == StatusCode.OK  # ended when the context closed it, unread
+    assert "gen_ai.output.messages" not in dict(closed.attributes or {})
