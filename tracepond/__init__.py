@@ -48,15 +48,15 @@ _EXPORTS: dict[str, str] = {
     "get_metric_history": "tracepond.store.runs:get_metric_history",
     "get_run": "tracepond.store.runs:get_run",
     "link_traces_to_run": "tracepond.store.runs_query:link_traces_to_run",
-    "log_artifact": "tracepond.store.runs:log_artifact",
-    "log_metric": "tracepond.store.runs:log_metric",
-    "log_metrics": "tracepond.store.runs:log_metrics",
-    "log_param": "tracepond.store.runs:log_param",
-    "log_params": "tracepond.store.runs:log_params",
+    "log_artifact": "tracepond.store.runs_log:log_artifact",
+    "log_metric": "tracepond.store.runs_log:log_metric",
+    "log_metrics": "tracepond.store.runs_log:log_metrics",
+    "log_param": "tracepond.store.runs_log:log_param",
+    "log_params": "tracepond.store.runs_log:log_params",
     "search_runs": "tracepond.store.runs_query:search_runs",
     "set_experiment": "tracepond.store.runs:set_experiment",
-    "set_tag": "tracepond.store.runs:set_tag",
-    "set_tags": "tracepond.store.runs:set_tags",
+    "set_tag": "tracepond.store.runs_log:set_tag",
+    "set_tags": "tracepond.store.runs_log:set_tags",
     "start_run": "tracepond.store.runs:start_run",
     # models and registry
     "LoadedModel": "tracepond.store.models:LoadedModel",
@@ -151,15 +151,15 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.store.runs import get_experiment_by_name as get_experiment_by_name
     from tracepond.store.runs import get_metric_history as get_metric_history
     from tracepond.store.runs import get_run as get_run
-    from tracepond.store.runs import log_artifact as log_artifact
-    from tracepond.store.runs import log_metric as log_metric
-    from tracepond.store.runs import log_metrics as log_metrics
-    from tracepond.store.runs import log_param as log_param
-    from tracepond.store.runs import log_params as log_params
     from tracepond.store.runs import set_experiment as set_experiment
-    from tracepond.store.runs import set_tag as set_tag
-    from tracepond.store.runs import set_tags as set_tags
     from tracepond.store.runs import start_run as start_run
+    from tracepond.store.runs_log import log_artifact as log_artifact
+    from tracepond.store.runs_log import log_metric as log_metric
+    from tracepond.store.runs_log import log_metrics as log_metrics
+    from tracepond.store.runs_log import log_param as log_param
+    from tracepond.store.runs_log import log_params as log_params
+    from tracepond.store.runs_log import set_tag as set_tag
+    from tracepond.store.runs_log import set_tags as set_tags
     from tracepond.store.runs_query import link_traces_to_run as link_traces_to_run
     from tracepond.store.runs_query import search_runs as search_runs
     from tracepond.store.runs_types import Experiment as Experiment

@@ -97,7 +97,7 @@ def git_commit(path: Path) -> str | None:
     return commit if done.returncode == 0 and len(commit) >= 40 else None
 
 
-class _Pickler(cloudpickle.CloudPickler):
+class _Pickler(cloudpickle.CloudPickler):  # type: ignore[misc]
     """cloudpickle, plus importable modules of a ModuleType subclass by reference.
 
     tracepond's own facade module is such a subclass (so ``tracepond.autolog`` stays the
@@ -105,9 +105,12 @@ class _Pickler(cloudpickle.CloudPickler):
     """
 
     def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, types.ModuleType) and type(obj) is not types.ModuleType:
-            if sys.modules.get(obj.__name__) is obj:
-                return importlib.import_module, (obj.__name__,)
+        if (
+            isinstance(obj, types.ModuleType)
+            and type(obj) is not types.ModuleType
+            and sys.modules.get(obj.__name__) is obj
+        ):
+            return importlib.import_module, (obj.__name__,)
         return super().reducer_override(obj)
 
 

@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import atexit
 import contextvars
-import datetime as dt
-import math
-import numbers
-import shutil
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -135,7 +131,7 @@ def _ensure_experiment(
 
 
 def _experiment_of_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> Experiment:
-    info = _require_run(conn, run_id)
+    info = require_run(conn, run_id)
     rows = runs_db.fetch_dicts(
         conn, "SELECT * FROM experiments WHERE experiment_id = ?", [info.experiment_id]
     )
@@ -252,14 +248,14 @@ def start_run(
             exp = _experiment_of_run(conn, parent)  # a child stays in its parent's experiment
         else:
             if parent is not None:
-                _require_run(conn, parent)
+                require_run(conn, parent)
             exp = _ensure_experiment(conn, path, experiment_name)
         artifact_uri = str(Path(exp.artifact_location) / run_id / "artifacts")
         conn.execute(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
             [run_id, exp.experiment_id, name, RUNNING, runs_db.utcnow(), parent, artifact_uri],
         )
-        _insert_tags(conn, run_id, _clean_tags(tags or {}))
+        insert_tags(conn, run_id, clean_tags(tags or {}))
         return exp
 
     exp = runs_db.write(path, work)
@@ -291,7 +287,7 @@ def end_run(status: str = FINISHED, *, run_id: str | None = None, store: str | N
     target = run_id
 
     def work(conn: duckdb.DuckDBPyConnection) -> None:
-        info = _require_run(conn, target)
+        info = require_run(conn, target)
         if info.status != RUNNING:
             raise RunError(
                 f"run {target} already ended with status {info.status} at {info.end_time}; "
@@ -307,10 +303,10 @@ def end_run(status: str = FINISHED, *, run_id: str | None = None, store: str | N
     _sync_tracing_context()
 
 
-# --- logging ---------------------------------------------------------------------------------
+# --- shared by the logging functions (tracepond.store.runs_log) ----------------------------
 
 
-def _target(run_id: str | None, store: str | None) -> tuple[str, str]:
+def log_target(run_id: str | None, store: str | None) -> tuple[str, str]:
     """(run_id, store) for a log call: the given run, else the active one."""
     if run_id is not None:
         stack = _active.get()
@@ -322,7 +318,7 @@ def _target(run_id: str | None, store: str | None) -> tuple[str, str]:
     return stack[-1][0], stack[-1][2]
 
 
-def _check_key(kind: str, key: Any) -> str:
+def check_key(kind: str, key: Any) -> str:
     if not isinstance(key, str) or not key or len(key) > 250:
         raise RunError(
             f"a {kind} key must be a non-empty string of at most 250 characters, got {key!r}"
@@ -330,160 +326,16 @@ def _check_key(kind: str, key: Any) -> str:
     return key
 
 
-def log_param(key: str, value: Any, *, run_id: str | None = None, store: str | None = None) -> None:
-    log_params({key: value}, run_id=run_id, store=store)
+def clean_tags(tags: Mapping[str, Any]) -> dict[str, str]:
+    return {check_key("tag", k): str(v) for k, v in tags.items()}
 
 
-def log_params(
-    params: Mapping[str, Any], *, run_id: str | None = None, store: str | None = None
-) -> None:
-    """Record params (stored as text). Logging a key again with another value is a RunError."""
-    target, path = _target(run_id, store)
-    cleaned = {_check_key("param", k): str(v) for k, v in params.items()}
-
-    def work(conn: duckdb.DuckDBPyConnection) -> None:
-        _require_run(conn, target)
-        stored = dict(
-            conn.execute("SELECT key, value FROM params WHERE run_id = ?", [target]).fetchall()
-        )
-        for key, value in cleaned.items():
-            if key in stored and stored[key] != value:
-                raise RunError(
-                    f"param {key!r} of run {target} is already {stored[key]!r}; it cannot "
-                    f"change to {value!r} (params are fixed once logged; use a metric or tag)"
-                )
-        new = [(target, k, v) for k, v in cleaned.items() if k not in stored]
-        if new:
-            conn.executemany("INSERT INTO params VALUES (?, ?, ?)", new)
-
-    runs_db.write(path, work)
-
-
-def _metric_value(key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise RunError(f"metric {key!r} must be a number, got {value!r} ({type(value).__name__})")
-    return float(value)
-
-
-def _as_timestamp(timestamp: dt.datetime | float | None) -> dt.datetime:
-    """A naive UTC datetime from a datetime or epoch milliseconds (MLflow's convention)."""
-    if timestamp is None:
-        return runs_db.utcnow()
-    if isinstance(timestamp, dt.datetime):
-        if timestamp.tzinfo is not None:
-            return timestamp.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        return timestamp
-    if (
-        isinstance(timestamp, bool)
-        or not isinstance(timestamp, numbers.Real)
-        or not math.isfinite(timestamp)
-    ):
-        raise RunError(f"a metric timestamp is a datetime or epoch milliseconds, got {timestamp!r}")
-    return dt.datetime.fromtimestamp(float(timestamp) / 1000, dt.timezone.utc).replace(tzinfo=None)
-
-
-def log_metric(
-    key: str,
-    value: float,
-    step: int | None = None,
-    *,
-    timestamp: dt.datetime | float | None = None,
-    run_id: str | None = None,
-    store: str | None = None,
-) -> None:
-    log_metrics({key: value}, step=step, timestamp=timestamp, run_id=run_id, store=store)
-
-
-def log_metrics(
-    metrics: Mapping[str, float],
-    step: int | None = None,
-    *,
-    timestamp: dt.datetime | float | None = None,
-    run_id: str | None = None,
-    store: str | None = None,
-) -> None:
-    """Record metric values at `step` (default 0). A value that is not a number is a RunError
-    naming the key and the value, and nothing of the call is recorded. NaN and infinities are
-    numbers and are kept."""
-    target, path = _target(run_id, store)
-    if step is None:
-        step = 0
-    if isinstance(step, bool) or not isinstance(step, int):
-        raise RunError(f"a metric step must be an integer, got {step!r}")
-    when = _as_timestamp(timestamp)
-    rows = [
-        (target, _check_key("metric", k), _metric_value(k, v), step, when)
-        for k, v in metrics.items()
-    ]
-
-    def work(conn: duckdb.DuckDBPyConnection) -> None:
-        _require_run(conn, target)
-        conn.executemany("INSERT INTO metrics VALUES (?, ?, ?, ?, ?)", rows)
-
-    runs_db.write(path, work)
-
-
-def _clean_tags(tags: Mapping[str, Any]) -> dict[str, str]:
-    return {_check_key("tag", k): str(v) for k, v in tags.items()}
-
-
-def _insert_tags(conn: duckdb.DuckDBPyConnection, run_id: str, tags: dict[str, str]) -> None:
+def insert_tags(conn: duckdb.DuckDBPyConnection, run_id: str, tags: dict[str, str]) -> None:
     if tags:
         conn.executemany(
             "INSERT OR REPLACE INTO run_tags VALUES (?, ?, ?)",
             [(run_id, k, v) for k, v in tags.items()],
         )
-
-
-def set_tag(key: str, value: Any, *, run_id: str | None = None, store: str | None = None) -> None:
-    set_tags({key: value}, run_id=run_id, store=store)
-
-
-def set_tags(
-    tags: Mapping[str, Any], *, run_id: str | None = None, store: str | None = None
-) -> None:
-    """Set tags on a run; unlike params, a tag may be set again to a new value."""
-    target, path = _target(run_id, store)
-    cleaned = _clean_tags(tags)
-
-    def work(conn: duckdb.DuckDBPyConnection) -> None:
-        _require_run(conn, target)
-        _insert_tags(conn, target, cleaned)
-
-    runs_db.write(path, work)
-
-
-def log_artifact(
-    local_path: str | Path,
-    artifact_path: str | None = None,
-    *,
-    run_id: str | None = None,
-    store: str | None = None,
-) -> Path:
-    """Copy a file or folder into the run's artifact folder (under `artifact_path` if given).
-
-    Returns where it was copied. An existing artifact of the same name is a RunError: artifacts
-    are never overwritten.
-    """
-    target, path = _target(run_id, store)
-    source = Path(local_path)
-    if not source.exists():
-        raise RunError(f"no file or folder at {source} to log as an artifact")
-    info = get_run(target, store=path).info
-    folder = Path(info.artifact_uri) / (artifact_path or "")
-    destination = folder / source.name
-    if folder.resolve() != Path(
-        info.artifact_uri
-    ).resolve() and not folder.resolve().is_relative_to(Path(info.artifact_uri).resolve()):
-        raise RunError(f"artifact_path {artifact_path!r} leaves the run's artifact folder")
-    if destination.exists():
-        raise RunError(f"run {target} already has an artifact at {destination}; nothing was copied")
-    folder.mkdir(parents=True, exist_ok=True)
-    if source.is_dir():
-        shutil.copytree(source, destination)
-    else:
-        shutil.copy2(source, destination)
-    return destination
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -502,7 +354,7 @@ def _info_from_row(row: dict[str, Any]) -> RunInfo:
     )
 
 
-def _require_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> RunInfo:
+def require_run(conn: duckdb.DuckDBPyConnection, run_id: str) -> RunInfo:
     rows = runs_db.fetch_dicts(conn, "SELECT * FROM runs WHERE run_id = ?", [run_id])
     if not rows:
         raise NotFoundError(f"no run with id {run_id!r}")
