@@ -247,6 +247,8 @@ class DuckDBSpanProcessor(SpanProcessor):
         while not self._idle():
             try:
                 with open_store(self.store_path, timeout_s=_OPEN_ATTEMPT_S) as conn:
+                    # Batches are small queries: one thread leaves the other cores to the app.
+                    conn.execute("SET threads = 1")
                     hold_until = time.monotonic() + _HOLD_S
                     while not self._idle() and time.monotonic() < hold_until:
                         self._write_one(conn)

@@ -50,7 +50,9 @@ SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("service_name", "VARCHAR"),
     ("cost_usd", "DOUBLE"),
 )
-S = {name: index for index, (name, _) in enumerate(SPAN_COLUMNS)}  # column -> tuple index
+# A record's row: the spans columns, then whether the span is its trace's root (not stored).
+ROW_COLUMNS: tuple[tuple[str, str], ...] = (*SPAN_COLUMNS, ("tp_is_root", "BOOLEAN"))
+S = {name: index for index, (name, _) in enumerate(ROW_COLUMNS)}  # column -> tuple index
 
 EVENT_COLUMNS: tuple[tuple[str, str], ...] = (
     ("trace_id", "VARCHAR"),
@@ -69,7 +71,7 @@ _STATUS_NAMES = {StatusCode.OK: "OK", StatusCode.ERROR: "ERROR", StatusCode.UNSE
 class SpanRecord:
     """One finished span, ready for the store."""
 
-    row: tuple[Any, ...]
+    row: tuple[Any, ...]  # ROW_COLUMNS
     events: list[tuple[Any, ...]]
     is_root: bool  # the first span of this trace in this process (its name becomes the trace's)
     tags: dict[str, Any] | None
@@ -173,25 +175,52 @@ def trace_fields(attributes: Mapping[str, Any], service_name: str | None) -> dic
     return {key: str(value) for key, value in found.items() if value is not None}
 
 
+_dumps = orjson.dumps
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+_DUMP_OPTIONS = orjson.OPT_NON_STR_KEYS
+_INPUTS, _OUTPUTS = attr.INPUTS, attr.OUTPUTS
+
+
+def _content(value: Any) -> str | None:
+    """tracepond.inputs / outputs as JSON text (they normally already are)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            _loads(value)
+            return value
+        except _JSONDecodeError:
+            pass
+    return _dumps(value, default=str, option=_DUMP_OPTIONS).decode()
+
+
 def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
-    """The store's view of one finished span."""
+    """The store's view of one finished span. Runs once per span on the writer thread, so it
+    reads each attribute once from a plain dict copy and calls as little as it can."""
     context = span.context
     if context is None:
         raise ValueError("a span without a context cannot be stored")
-    attributes: Mapping[str, Any] = span.attributes or {}
-    trace_id = hex_trace_id(context.trace_id)
-    span_id = hex_span_id(context.span_id)
+    attributes = dict(span.attributes or ())  # our copy: the content attributes are popped
+    get = attributes.get
+    inputs = attributes.pop(_INPUTS, None)
+    outputs = attributes.pop(_OUTPUTS, None)
+    trace_id = format(context.trace_id, "032x")
+    span_id = format(context.span_id, "016x")
     parent = span.parent
     start_us = (span.start_time or 0) // 1000
     end_us = (span.end_time or span.start_time or 0) // 1000
-    other = {k: v for k, v in attributes.items() if k not in _COLUMN_ATTRIBUTES}
-    model = attributes.get(attr.GEN_AI_RESPONSE_MODEL) or attributes.get(attr.GEN_AI_REQUEST_MODEL)
-    provider = attributes.get(attr.GEN_AI_PROVIDER_NAME) or attributes.get(attr.GEN_AI_SYSTEM)
+    model = get(attr.GEN_AI_RESPONSE_MODEL) or get(attr.GEN_AI_REQUEST_MODEL)
+    provider = get(attr.GEN_AI_PROVIDER_NAME) or get(attr.GEN_AI_SYSTEM)
     status = span.status
+    resource = span.resource
+    service = resource.attributes.get("service.name") if resource is not None else None
+    tags = get(attr.TAGS)
+    metadata = get(attr.METADATA)
     row = (
         trace_id,
         span_id,
-        hex_span_id(parent.span_id) if parent is not None else None,
+        format(parent.span_id, "016x") if parent is not None else None,
         span.name,
         span.kind.name,
         span_type_of(attributes),
@@ -200,37 +229,42 @@ def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
         (end_us - start_us) / 1000.0,
         _STATUS_NAMES.get(status.status_code, "UNSET"),
         status.description,
-        _str_or_none(provider),
-        _str_or_none(model),
-        _int_or_none(attributes.get(attr.GEN_AI_USAGE_INPUT_TOKENS)),
-        _int_or_none(attributes.get(attr.GEN_AI_USAGE_OUTPUT_TOKENS)),
-        json_text(attributes.get(attr.INPUTS)),
-        json_text(attributes.get(attr.OUTPUTS)),
-        orjson.dumps(other, default=str, option=orjson.OPT_NON_STR_KEYS).decode(),
-        _str_or_none(attributes.get(attr.RUN_ID)),
-        _str_or_none(attributes.get(attr.EXPERIMENT_ID)),
-        _str_or_none(attributes.get(attr.MODEL_ID)),
-        _str_or_none(attributes.get(attr.SESSION_ID)),
-        _str_or_none(attributes.get(attr.USER_ID)),
-        _service_name(span),
-        _float_or_none(attributes.get(attr.COST_USD)),
+        None if provider is None else str(provider),
+        None if model is None else str(model),
+        _int_or_none(get(attr.GEN_AI_USAGE_INPUT_TOKENS)),
+        _int_or_none(get(attr.GEN_AI_USAGE_OUTPUT_TOKENS)),
+        _content(inputs),
+        _content(outputs),
+        _dumps(attributes, default=str, option=_DUMP_OPTIONS).decode(),
+        _str_or_none(get(attr.RUN_ID)),
+        _str_or_none(get(attr.EXPERIMENT_ID)),
+        _str_or_none(get(attr.MODEL_ID)),
+        _str_or_none(get(attr.SESSION_ID)),
+        _str_or_none(get(attr.USER_ID)),
+        None if service is None else str(service),
+        _float_or_none(get(attr.COST_USD)),
+        is_root,
     )
-    events = [
-        (
-            trace_id,
-            span_id,
-            event.name,
-            event.timestamp // 1000,
-            orjson.dumps(dict(event.attributes or {}), default=str).decode(),
-        )
-        for event in span.events
-    ]
+    events = (
+        [
+            (
+                trace_id,
+                span_id,
+                event.name,
+                event.timestamp // 1000,
+                _dumps(dict(event.attributes or ()), default=str).decode(),
+            )
+            for event in span.events
+        ]
+        if span.events
+        else []
+    )
     return SpanRecord(
         row,
         events,
         is_root,
-        json_object(attributes.get(attr.TAGS)),
-        json_object(attributes.get(attr.METADATA)),
+        None if tags is None else json_object(tags),
+        None if metadata is None else json_object(metadata),
     )
 
 

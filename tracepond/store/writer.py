@@ -4,12 +4,12 @@ A batch (spans, root-span starts, and the count of spans dropped since the last 
 in ONE transaction on a short-lived connection (:func:`tracepond.store.connection.open_store`):
 
 1. the batch's spans are loaded as an Arrow table (or a temporary table when pyarrow is absent);
-2. spans already in the store are removed from the batch (same trace_id and span_id; an OTLP
-   retry or a replayed batch writes nothing twice). The lookup is limited to the batch's
-   start-time range so DuckDB's zone maps skip old row groups;
+2. spans already in the store are left out (same trace_id and span_id: an OTLP retry or a
+   replayed batch writes nothing twice). The lookup is limited to the batch's start-time range
+   so DuckDB's zone maps skip old row groups;
 3. new spans and their events are appended;
-4. the ``traces`` rows of the batch's traces are read, merged with the batch
-   (:mod:`tracepond.store.traces_fold`), deleted and inserted again;
+4. the ``traces`` rows of the batch's traces are folded with the new spans in SQL
+   (:mod:`tracepond.store.traces_fold`): old rows deleted, merged rows inserted;
 5. dropped-span counts are appended to ``writer_stats``.
 
 Either all of it lands or none of it does.
@@ -28,17 +28,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import duckdb
+import orjson
 
 from tracepond.store.connection import DEFAULT_TIMEOUT_S, open_store
-from tracepond.store.rows import (
-    EVENT_COLUMNS,
-    SPAN_COLUMNS,
-    S,
-    SpanRecord,
-    TraceStart,
-    span_record,
+from tracepond.store.rows import EVENT_COLUMNS, ROW_COLUMNS, S, SpanRecord, TraceStart, span_record
+from tracepond.store.traces_fold import (
+    FOLD_STATEMENTS,
+    OBJECT_COLUMNS,
+    START_COLUMNS,
+    START_FIELDS,
+    merge_objects,
 )
-from tracepond.store.traces_fold import TRACE_COLUMN_NAMES, TRACE_COLUMNS, merge, parts_of
 
 try:  # pyarrow is in the `all` extra; without it batches go through temporary tables
     import pyarrow as pa
@@ -46,6 +46,9 @@ except ImportError:  # pragma: no cover - exercised by the no-pyarrow CI job onl
     pa = None
 
 _EPOCH = dt.datetime(1970, 1, 1)
+_BATCH_COLUMNS = ROW_COLUMNS
+_SPAN_TIMES = (S["start_time"], S["end_time"])
+S_START = S["start_time"]
 
 
 def write_spans(
@@ -104,10 +107,14 @@ def record_dropped(store: str, dropped: int, source: str, *, timeout_s: float = 
 
 
 def _unique(records: Sequence[SpanRecord]) -> list[SpanRecord]:
-    seen: dict[tuple[str, str], SpanRecord] = {}
+    seen: set[tuple[str, str]] = set()
+    unique = []
     for record in records:
-        seen.setdefault(record.key, record)
-    return list(seen.values())
+        key = (record.row[0], record.row[1])
+        if key not in seen:
+            seen.add(key)
+            unique.append(record)
+    return unique
 
 
 def _write(
@@ -117,71 +124,89 @@ def _write(
     dropped: int,
     source: str,
 ) -> int:
-    if records:
-        records = _drop_stored(conn, records)
-    if records:
-        _load(conn, "tp_new_spans", SPAN_COLUMNS, [r.row for r in records], time_columns=(6, 7))
-        conn.execute("INSERT INTO spans BY NAME SELECT * FROM tp_new_spans")
-        events = [event for record in records for event in record.events]
-        if events:
-            _load(conn, "tp_new_events", EVENT_COLUMNS, events, time_columns=(3,))
-            conn.execute("INSERT INTO span_events BY NAME SELECT * FROM tp_new_events")
+    written = _insert_new_spans(conn, records) if records else 0
     if records or starts:
-        _fold_traces(conn, records, starts)
+        _load_trace_inputs(conn, records, starts)
+        for statement in FOLD_STATEMENTS:
+            conn.execute(statement)
     if dropped:
         conn.execute(
             "INSERT INTO writer_stats VALUES (?, ?, ?, ?)",
             [_utcnow(), source, os.getpid(), dropped],
         )
-    for name in ("tp_new_spans", "tp_new_events", "tp_keys", "tp_traces"):
+    conn.execute("DROP VIEW IF EXISTS tp_new")
+    conn.execute("DROP TABLE IF EXISTS tp_deduplicated")
+    for name in ("tp_batch", "tp_events", "tp_starts", "tp_objects"):
         _unload(conn, name)
-    return len(records)
+    return written
 
 
-def _drop_stored(conn: duckdb.DuckDBPyConnection, records: list[SpanRecord]) -> list[SpanRecord]:
-    """The records whose span is not in the store yet."""
-    starts = [r.row[S["start_time"]] for r in records]
-    keys = [(r.row[0], r.row[1]) for r in records]
-    _load(conn, "tp_keys", (("trace_id", "VARCHAR"), ("span_id", "VARCHAR")), keys)
-    stored = conn.execute(
-        "SELECT s.trace_id, s.span_id FROM spans s SEMI JOIN tp_keys k "
-        "ON s.trace_id = k.trace_id AND s.span_id = k.span_id "
-        "WHERE s.start_time BETWEEN ? AND ?",
-        [_timestamp(min(starts)), _timestamp(max(starts))],
-    ).fetchall()
-    if not stored:
-        return records
-    known = set(stored)
-    return [r for r in records if r.key not in known]
+def _insert_new_spans(conn: duckdb.DuckDBPyConnection, records: list[SpanRecord]) -> int:
+    """Append the batch's spans that the store does not have yet, with their events.
+
+    A stored duplicate has the same start time, so the lookup reads only the row groups whose
+    start times overlap the batch's (DuckDB's zone maps skip the rest)."""
+    rows = [r.row for r in records]
+    _load(conn, "tp_batch", _BATCH_COLUMNS, rows, time_columns=_SPAN_TIMES, sequence="tp_seq")
+    starts = [r.row[S_START] for r in records]
+    window = [_timestamp(min(starts)), _timestamp(max(starts))]
+    stored = "SELECT trace_id, span_id FROM spans WHERE start_time BETWEEN ? AND ?"
+    duplicates = conn.execute(
+        f"SELECT count(*) FROM tp_batch b SEMI JOIN ({stored}) s "
+        "ON s.trace_id = b.trace_id AND s.span_id = b.span_id",
+        window,
+    ).fetchall()[0][0]
+    if duplicates:
+        conn.execute(
+            f"CREATE OR REPLACE TEMP TABLE tp_deduplicated AS SELECT * FROM tp_batch b "
+            f"ANTI JOIN ({stored}) s ON s.trace_id = b.trace_id AND s.span_id = b.span_id",
+            window,
+        )
+        conn.execute("CREATE OR REPLACE TEMP VIEW tp_new AS SELECT * FROM tp_deduplicated")
+    else:  # the usual case: no copy
+        conn.execute("CREATE OR REPLACE TEMP VIEW tp_new AS SELECT * FROM tp_batch")
+    written = int(conn.execute("SELECT count(*) FROM tp_new").fetchall()[0][0])
+    if written:
+        conn.execute("INSERT INTO spans BY NAME SELECT * EXCLUDE (tp_is_root, tp_seq) FROM tp_new")
+        events = [event for record in records for event in record.events]
+        if events:
+            _load(conn, "tp_events", EVENT_COLUMNS, events, time_columns=(3,))
+            conn.execute(
+                "INSERT INTO span_events BY NAME SELECT e.* FROM tp_events e SEMI JOIN tp_new n "
+                "ON e.trace_id = n.trace_id AND e.span_id = n.span_id"
+            )
+    return written
 
 
-def _fold_traces(
+def _load_trace_inputs(
     conn: duckdb.DuckDBPyConnection, records: list[SpanRecord], starts: list[TraceStart]
 ) -> None:
-    parts = parts_of(records, starts)
-    _load(conn, "tp_keys_t", (("trace_id", "VARCHAR"),), [(tid,) for tid in parts])
-    columns = ", ".join(
-        f"epoch_us({name}) AS {name}" if kind == "TIMESTAMP" else name
-        for name, kind in TRACE_COLUMNS
-    )
-    cursor = conn.execute(
-        f"SELECT rowid, {columns} FROM traces WHERE trace_id IN (SELECT trace_id FROM tp_keys_t)"
-    )
-    stored = {row[1]: row for row in cursor.fetchall()}
-    _unload(conn, "tp_keys_t")
-    if stored:
-        conn.execute(
-            "DELETE FROM traces WHERE rowid IN (SELECT unnest(?::BIGINT[]))",
-            [[row[0] for row in stored.values()]],
-        )
-    merged = []
-    for trace_id, part in parts.items():
-        old = stored.get(trace_id)
-        old_row = dict(zip(TRACE_COLUMN_NAMES, old[1:], strict=True)) if old else None
-        row = merge(old_row, part)
-        merged.append(tuple(row[name] for name in TRACE_COLUMN_NAMES))
-    _load(conn, "tp_traces", TRACE_COLUMNS, merged, time_columns=(2, 3))
-    conn.execute("INSERT INTO traces BY NAME SELECT * FROM tp_traces")
+    """tp_new (when no spans), tp_starts and tp_objects: what FOLD_STATEMENTS read."""
+    if not records:
+        _load(conn, "tp_batch", _BATCH_COLUMNS, [], time_columns=_SPAN_TIMES, sequence="tp_seq")
+        conn.execute("CREATE OR REPLACE TEMP VIEW tp_new AS SELECT * FROM tp_batch")
+    start_rows = [
+        (s.trace_id, s.span_id, s.name, s.start_us, *(s.trace_fields.get(f) for f in START_FIELDS))
+        for s in starts
+    ]
+    _load(conn, "tp_starts", START_COLUMNS, start_rows, time_columns=(3,))
+    tags: dict[str, dict[str, Any]] = {}
+    metadata: dict[str, dict[str, Any]] = {}
+    for start in starts:  # a root starts before any span of its trace ends
+        merge_objects(tags, start.trace_id, start.tags)
+        merge_objects(metadata, start.trace_id, start.metadata)
+    for record in records:
+        merge_objects(tags, record.row[0], record.tags)
+        merge_objects(metadata, record.row[0], record.metadata)
+    object_rows = [
+        (trace_id, _json_or_none(tags.get(trace_id)), _json_or_none(metadata.get(trace_id)))
+        for trace_id in tags.keys() | metadata.keys()
+    ]
+    _load(conn, "tp_objects", OBJECT_COLUMNS, object_rows)
+
+
+def _json_or_none(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else orjson.dumps(value, default=str).decode()
 
 
 # --- loading Python rows into DuckDB -------------------------------------------------------------
@@ -208,17 +233,25 @@ def _load(
     columns: Sequence[tuple[str, str]],
     rows: Sequence[tuple[Any, ...]],
     time_columns: Sequence[int] = (),
+    sequence: str | None = None,
 ) -> None:
-    """Make ``rows`` queryable as table ``name`` for this connection (times in µs)."""
+    """Make ``rows`` queryable as table ``name`` for this connection (times in µs), with a
+    ``sequence`` column numbering the rows when asked."""
     if pa is not None:
         data = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
         arrays = [
             pa.array(values, type=_arrow_type(kind))
             for values, (_, kind) in zip(data, columns, strict=True)
         ]
-        table = pa.Table.from_arrays(arrays, names=[column for column, _ in columns])
-        conn.register(name, table)
+        names = [column for column, _ in columns]
+        if sequence is not None:
+            arrays.append(pa.array(range(len(rows)), type=pa.int64()))
+            names.append(sequence)
+        conn.register(name, pa.Table.from_arrays(arrays, names=names))
         return
+    if sequence is not None:
+        rows = [(*row, index) for index, row in enumerate(rows)]
+        columns = (*columns, (sequence, "BIGINT"))
     definition = ", ".join(
         f"{column} {'BIGINT' if kind == 'TIMESTAMP' else kind}" for column, kind in columns
     )
