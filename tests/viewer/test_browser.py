@@ -39,9 +39,43 @@ pytestmark = [
 ]
 
 
+BIG_TRACE_SPANS = 5_000
+
+
+def write_big_trace(path: str, spans: int) -> str:
+    """A root with 50 children and the rest spread under them, through the store's writer."""
+    from opentelemetry import trace as otel_trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tracepond.store.writer import write_spans
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("big")
+    start = time.time_ns()
+    root = tracer.start_span("big job", start_time=start)
+    steps = []
+    for i in range(50):
+        ctx = otel_trace.set_span_in_context(root)
+        steps.append(tracer.start_span(f"step {i}", context=ctx, start_time=start + i * 1_000_000))
+    for i in range(spans - 51):
+        ctx = otel_trace.set_span_in_context(steps[i % 50])
+        at = start + i * 10_000
+        tracer.start_span(f"tool call {i}", context=ctx, start_time=at).end(end_time=at + 500_000)
+    for i, step in enumerate(steps):
+        step.end(end_time=start + spans * 10_000 + i)
+    root.end(end_time=start + spans * 10_000 + 100)
+    write_spans(path, exporter.get_finished_spans())
+    return format(root.get_span_context().trace_id, "032x")
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SampleStore]]:
     store = build_sample_store(str(tmp_path_factory.mktemp("browser") / "viewer.duckdb"))
+    store.ids["big"] = write_big_trace(store.path, BIG_TRACE_SPANS)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(store.path), host="127.0.0.1", port=port, log_level="warning")
@@ -212,3 +246,31 @@ def test_dark_mode_renders(served: tuple[str, SampleStore], browser: Any, artifa
     tab.screenshot(path=str(artifacts / "test_dark_mode_trace.png"))
     context.close()
     assert background == "rgb(17, 18, 24)"
+
+
+def test_a_big_trace_draws_only_visible_rows(served: tuple[str, SampleStore], page: Any) -> None:
+    url, store = served
+    page.goto(f"{url}/#/trace/{store.ids['big']}")
+    page.wait_for_selector(".tv-row")
+    assert page.locator(".stat-value").nth(1).inner_text() == f"{BIG_TRACE_SPANS:,}"
+    shown = (
+        "[...document.querySelectorAll('.tv-row')].filter(r => r.style.display !== 'none').length"
+    )
+    assert page.evaluate(shown) < 120  # virtualized: a screenful plus a margin
+    assert page.evaluate("TP.lastView.visible.length") == 51  # opened folded below the steps
+    page.click("text=Expand all")
+    wait_until(page, f"TP.lastView.visible.length === {BIG_TRACE_SPANS}")
+    assert page.evaluate("document.querySelectorAll('.tv-row').length") < 120
+    page.evaluate("document.querySelector('.tv-scroll').scrollTop = 1e9")
+    last = max(
+        i for i in range(BIG_TRACE_SPANS - 51) if i % 50 == 49
+    )  # last child of the last step
+    wait_until(
+        page,
+        f"!![...document.querySelectorAll('.tv-row .tv-name')].find(n => n.textContent === 'tool call {last}' && n.closest('.tv-row').style.display !== 'none')",
+    )
+    page.fill(".tv-search", "tool call 4999")
+    wait_until(page, "document.querySelector('.tv-matches')?.textContent === '0 matches'")
+    page.fill(".tv-search", "tool call 49")
+    expected = sum("tool call 49" in f"tool call {i}" for i in range(BIG_TRACE_SPANS - 51))
+    wait_until(page, f"document.querySelector('.tv-matches')?.textContent === '{expected} matches'")

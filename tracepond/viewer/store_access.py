@@ -33,6 +33,18 @@ def fetch_columns(
     return list(result.columns), result.fetchall()
 
 
+def fetch_column_lists(store: str, statement: str, params: Sequence[Any]) -> dict[str, list[Any]]:
+    """The result as {column: [values]}, straight from Arrow when pyarrow is installed."""
+    result = _sql(store, statement, params)
+    names = list(result.columns)
+    try:
+        table = result.arrow()
+    except ImportError:  # no pyarrow: the store materialized Python rows instead
+        rows = result.fetchall()
+        return {name: [row[i] for row in rows] for i, name in enumerate(names)}
+    return {name: table.column(i).to_pylist() for i, name in enumerate(names)}
+
+
 def fetch_rows(store: str, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     rows: list[tuple[Any, ...]] = _sql(store, statement, params).fetchall()
     return rows

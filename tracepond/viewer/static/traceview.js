@@ -67,7 +67,7 @@
     var n = this.trace.spans.length, self = this;
     if (n <= 2000) return;
     this.tree.children.forEach(function (list, id) {
-      if ((self.tree.depth.get(id) || 0) >= 2 && list.length > 0) self.collapsed.add(id);
+      if ((self.tree.depth.get(id) || 0) >= 1 && list.length > 0) self.collapsed.add(id);
     });
   };
 
@@ -162,6 +162,7 @@
 
   TraceView.prototype.refresh = function () {
     this.visible = this.computeVisible();
+    this.version = (this.version || 0) + 1;  // every row's content may have moved
     this.spacer.style.height = (this.visible.length * ROW_H) + "px";
     this.matchCount.textContent = this.query ? this.matches + " match" + (this.matches === 1 ? "" : "es") : "";
     this.draw();
@@ -174,20 +175,30 @@
     requestAnimationFrame(function () { self.pending = false; self.draw(); });
   };
 
-  // Draw only the rows in the viewport; row elements are recycled between frames.
+  // Draw only the rows in the viewport. Row elements are recycled by index modulo the pool
+  // size, so while scrolling a row that stays in view keeps its content and is not rewritten.
   TraceView.prototype.draw = function () {
     var top = this.scroller.scrollTop, height = this.scroller.clientHeight || 600;
     var first = Math.max(0, Math.floor(top / ROW_H) - OVERSCAN);
     var last = Math.min(this.visible.length, Math.ceil((top + height) / ROW_H) + OVERSCAN);
-    var needed = last - first;
-    while (this.rows.length < needed) {
-      var row = this.makeRow();
-      this.rows.push(row);
-      this.spacer.appendChild(row.el);
+    var needed = Math.ceil(height / ROW_H) + 2 * OVERSCAN + 2;
+    if (this.rows.length < needed) {
+      while (this.rows.length < needed) {
+        var row = this.makeRow();
+        this.rows.push(row);
+        this.spacer.appendChild(row.el);
+      }
+      this.rows.forEach(function (r) { r.index = -1; });
     }
-    for (var i = 0; i < this.rows.length; i++) {
-      if (i < needed) this.fillRow(this.rows[i], first + i);
-      else this.rows[i].el.style.display = "none";
+    var pool = this.rows.length, used = new Array(pool);
+    for (var index = first; index < last; index++) {
+      var slot = index % pool, r2 = this.rows[slot];
+      used[slot] = true;
+      if (r2.index !== index || r2.version !== this.version) this.fillRow(r2, index);
+      else r2.el.classList.toggle("selected", this.visible[index].span_id === this.selected);
+    }
+    for (var i = 0; i < pool; i++) {
+      if (!used[i] && this.rows[i].index !== -1) { this.rows[i].el.style.display = "none"; this.rows[i].index = -1; }
     }
   };
 
@@ -200,6 +211,7 @@
     row.tree = h("div.tv-treecell", null, row.toggle, row.type, row.name, row.dur);
     row.lane = h("div.tv-lane", null, row.bar, row.barLabel);
     row.el = h("div.tv-row", { role: "treeitem" }, row.tree, row.lane);
+    row.el.style.display = "none";  // shown when a span is drawn into it
     row.toggle.addEventListener("click", function (e) {
       e.stopPropagation();
       var span = self.visible[row.index];
@@ -215,8 +227,9 @@
   TraceView.prototype.fillRow = function (row, index) {
     var span = this.visible[index], el = row.el;
     row.index = index;
+    row.version = this.version;
     el.style.display = "";
-    el.style.top = (index * ROW_H) + "px";
+    el.style.transform = "translateY(" + (index * ROW_H) + "px)";
     el.dataset.spanId = span.span_id;
     var hasKids = this.tree.children.has(span.span_id);
     var open = this.query || !this.collapsed.has(span.span_id);
@@ -316,5 +329,32 @@
   TP.TraceView = TraceView;
   TP.buildTree = buildTree;
   TP.niceStep = niceStep;
-  TP.mountTrace = function (container, trace, options) { return new TraceView(container, trace, options); };
+  // The API sends the outline column by column ({span_id: [...], name: [...]}); rows are
+  // rebuilt here once. A span without a duration has not ended yet.
+  function spansFromColumns(c) {
+    var n = c.span_id ? c.span_id.length : 0, out = new Array(n);
+    var known = { span_id: 1, parent_span_id: 1, name: 1, span_type: 1, status: 1, start_offset_ms: 1,
+      duration_ms: 1, model: 1, input_tokens: 1, output_tokens: 1, cost_usd: 1 };
+    var extra = Object.keys(c).filter(function (k) { return !known[k]; });
+    var none = [];
+    var model = c.model || none, tin = c.input_tokens || none, tout = c.output_tokens || none, cost = c.cost_usd || none;
+    for (var i = 0; i < n; i++) {
+      // One object literal per span: every span gets the same shape, which keeps V8 fast.
+      var span = {
+        span_id: c.span_id[i], parent_span_id: c.parent_span_id[i], name: c.name[i], span_type: c.span_type[i],
+        status: c.status[i], start_offset_ms: c.start_offset_ms[i], duration_ms: c.duration_ms[i],
+        model: model[i], input_tokens: tin[i], output_tokens: tout[i], cost_usd: cost[i],
+        in_progress: c.duration_ms[i] === null
+      };
+      for (var k = 0; k < extra.length; k++) span[extra[k]] = c[extra[k]][i];
+      out[i] = span;
+    }
+    return out;
+  }
+
+  TP.spansFromColumns = spansFromColumns;
+  TP.mountTrace = function (container, trace, options) {
+    if (!Array.isArray(trace.spans)) trace = { info: trace.info, spans: spansFromColumns(trace.spans) };
+    return (TP.lastView = new TraceView(container, trace, options));
+  };
 })(typeof window !== "undefined" ? window : this);
