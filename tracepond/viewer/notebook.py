@@ -173,7 +173,7 @@ def display(traces: Any) -> TraceListView | None:
         from IPython.display import display as ipython_display
     except ImportError:
         return _Rendered(markup)
-    ipython_display(HTML(markup))
+    ipython_display(HTML(markup))  # type: ignore[no-untyped-call]
     return None
 
 
