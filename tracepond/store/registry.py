@@ -169,7 +169,7 @@ def register_model(
     _check_registered_name(name)
     cleaned_tags = _clean_tags(tags)
 
-    def work(conn: duckdb.DuckDBPyConnection) -> int:
+    def work(conn: duckdb.DuckDBPyConnection) -> ModelVersion:
         source = _resolve(conn, model)
         now = runs_db.utcnow()
         conn.execute(
@@ -192,10 +192,9 @@ def register_model(
                 "INSERT INTO model_version_tags VALUES (?, ?, ?, ?)",
                 [(name, version, k, v) for k, v in cleaned_tags.items()],
             )
-        return version
+        return _load_version(conn, name, version)
 
-    version = runs_db.write(path, work)
-    return get_model_version(name, version, store=path)
+    return runs_db.write(path, work)
 
 
 def _touch(conn: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -276,16 +275,16 @@ def update_model_version(
 ) -> ModelVersion:
     path = runs_db.resolve_store(store)
 
-    def work(conn: duckdb.DuckDBPyConnection) -> int:
+    def work(conn: duckdb.DuckDBPyConnection) -> ModelVersion:
         number = _require_version(conn, name, version)
         conn.execute(
             "UPDATE model_versions SET description = ? WHERE name = ? AND version = ?",
             [description, name, number],
         )
         _touch(conn, name)
-        return number
+        return _load_version(conn, name, number)
 
-    return get_model_version(name, runs_db.write(path, work), store=path)
+    return runs_db.write(path, work)
 
 
 def update_registered_model(
@@ -346,20 +345,23 @@ def get_model_version(name: str, version: int | str, *, store: str | None = None
     """One version of a registered model ("latest" allowed); NotFoundError naming the versions."""
     path = runs_db.resolve_store(store)
 
-    def work(conn: duckdb.DuckDBPyConnection) -> ModelVersion:
-        number = _require_version(conn, name, version)
-        rows = runs_db.fetch_dicts(
-            conn, "SELECT * FROM model_versions WHERE name = ? AND version = ?", [name, number]
-        )
-        return versions_from_rows(conn, rows)[0]
+    return runs_db.read(
+        path, lambda conn: _load_version(conn, name, _require_version(conn, name, version))
+    )
 
-    return runs_db.read(path, work)
+
+def _load_version(conn: duckdb.DuckDBPyConnection, name: str, version: int) -> ModelVersion:
+    rows = runs_db.fetch_dicts(
+        conn, "SELECT * FROM model_versions WHERE name = ? AND version = ?", [name, version]
+    )
+    return versions_from_rows(conn, rows)[0]
 
 
 def get_model_version_by_alias(name: str, alias: str, *, store: str | None = None) -> ModelVersion:
     path = runs_db.resolve_store(store)
-    number = runs_db.read(path, lambda conn: _version_by_alias(conn, name, alias))
-    return get_model_version(name, number, store=path)
+    return runs_db.read(
+        path, lambda conn: _load_version(conn, name, _version_by_alias(conn, name, alias))
+    )
 
 
 def registered_from_rows(
