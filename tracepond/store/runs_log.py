@@ -149,12 +149,10 @@ def log_artifact(
     source = Path(local_path)
     if not source.exists():
         raise RunError(f"no file or folder at {source} to log as an artifact")
-    info = runs.get_run(target, store=path).info
-    folder = Path(info.artifact_uri) / (artifact_path or "")
+    root = Path(runs.get_run(target, store=path).info.artifact_uri)
+    folder = root / (artifact_path or "")
     destination = folder / source.name
-    if folder.resolve() != Path(
-        info.artifact_uri
-    ).resolve() and not folder.resolve().is_relative_to(Path(info.artifact_uri).resolve()):
+    if not folder.resolve().is_relative_to(root.resolve()):  # e.g. artifact_path="../x"
         raise RunError(f"artifact_path {artifact_path!r} leaves the run's artifact folder")
     if destination.exists():
         raise RunError(f"run {target} already has an artifact at {destination}; nothing was copied")
