@@ -269,8 +269,15 @@ def time_ingest(url: str, spans: int) -> dict[str, float]:
             tokens = span.attributes.add()
             tokens.key, tokens.value.int_value = "gen_ai.usage.input_tokens", 42
         bodies.append(request.SerializeToString())
-    began = time.perf_counter()
     with httpx.Client() as client:
+        warm = client.post(
+            url + "/v1/traces",
+            content=bodies.pop(),
+            headers={"content-type": "application/x-protobuf"},
+        )
+        assert warm.status_code == 200, warm.text  # first request pays one-time imports
+        batches -= 1
+        began = time.perf_counter()
         for body in bodies:
             response = client.post(
                 url + "/v1/traces", content=body, headers={"content-type": "application/x-protobuf"}
