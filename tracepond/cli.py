@@ -100,12 +100,16 @@ def clear_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except TracepondError as exc:
-            raise click.ClickException(str(exc)) from exc
-        except ValueError as exc:  # e.g. a malformed filter from an older path
-            raise click.ClickException(str(exc)) from exc
+        except (TracepondError, ValueError) as exc:
+            raise click.ClickException(_first_line(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def _first_line(exc: Exception) -> str:
+    """DuckDB messages carry a caret diagram on later lines; a CLI error stays one line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -327,7 +331,7 @@ def diagnose(store: str) -> dict[str, Any]:
     report["store_exists"] = "://" in store or os.path.exists(store)
     if report["store_exists"]:
         report.update(_store_facts(store))
-    providers = {}
+    providers: dict[str, str | None] = {}
     for name, package in _PROVIDER_PACKAGES.items():
         if importlib.util.find_spec(package) is None:
             providers[name] = None

@@ -75,7 +75,7 @@ def log_internal_error(where: str) -> None:
     Call it from an ``except`` block. The application keeps running with less telemetry.
     """
     if _raise_internal_errors():
-        raise  # noqa: PLE0704 - re-raise the active exception under tracepond's tests
+        raise  # the active exception: tracepond's own tests want internal bugs to fail
     if where in _reported:
         return
     _reported.add(where)
