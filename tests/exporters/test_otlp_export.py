@@ -3,9 +3,11 @@ or refusing costs the application (nothing but queue slots, every drop counted).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+import warnings
 from collections.abc import Iterator
 
 import pytest
@@ -348,3 +350,27 @@ def test_metrics_go_over_otlp(receiver: HttpReceiver | GrpcReceiver, protocol: s
     if protocol == "http/protobuf":
         assert "/v1/metrics" in receiver.paths
     meters.shutdown()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_forked_child_exports_its_own_spans() -> None:
+    with HttpReceiver() as receiver:
+        processor = quick_processor(settings_for(receiver, "http/protobuf"))
+        tracer, provider = tracer_with(processor)
+        parent_ids = emit(tracer, 3)
+        assert processor.force_flush(20_000) and receiver.wait_for_spans(3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+            pid = os.fork()
+        if pid == 0:  # the child: a fresh worker starts with its first span
+            code = 1
+            try:
+                emit(tracer, 2)
+                code = 0 if processor.force_flush(20_000) else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert receiver.wait_for_spans(5)
+        assert len(receiver.span_ids() - set(parent_ids)) == 2
+        provider.shutdown()

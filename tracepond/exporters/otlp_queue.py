@@ -142,6 +142,8 @@ class OtlpSpanProcessor(SpanProcessor):
             else:
                 self._queue.append(span)
                 warn = False
+                if self._worker_pid != os.getpid():  # the first span in a forked child
+                    self._start_worker()
                 if len(self._queue) >= self._max_batch_size:
                     self._wake.set()
         if warn:
@@ -155,19 +157,22 @@ class OtlpSpanProcessor(SpanProcessor):
     # worker ------------------------------------------------------------------------------
 
     def _start_worker(self) -> None:
+        self._worker_pid = os.getpid()
         self._worker = threading.Thread(target=self._run, name="tracepond-otlp-export", daemon=True)
         self._worker.start()
 
     def _after_fork_in_child(self) -> None:
-        # The parent's worker thread does not exist in the child; its queued spans belong to
-        # the parent, which exports them.
+        # The parent's worker thread does not exist in the child, and its queued spans belong
+        # to the parent, which exports them. A new worker starts with the child's first span,
+        # so a child that never uses this processor gets no thread.
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._record_lock = threading.Lock()
         self._queue.clear()
         self._in_flight = 0
-        self._start_worker()
+        self._worker_pid = -1
 
     def _run(self) -> None:
         token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
