@@ -182,3 +182,25 @@ def test_configure_with_a_lake_reads_it_and_writes_nothing(exported: tuple[str, 
 def test_configure_with_a_plain_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="is a directory"):
         tracepond.configure(store=str(tmp_path))
+
+
+async def test_viewer_api_serves_the_lake(exported: tuple[str, Path]) -> None:
+    import httpx
+
+    from tracepond.viewer.server import create_app
+
+    _, out = exported
+    transport = httpx.ASGITransport(app=create_app(str(out)))
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        listing = await client.get("/api/traces")
+        assert listing.status_code == 200, listing.text
+        body = listing.json()
+        ids = {item["trace_id"] for item in body.get("traces", body.get("items", []))}
+        assert len(ids) == 8
+        trace_id = sorted(ids)[0]
+        detail = await client.get(f"/api/traces/{trace_id}")
+        assert detail.status_code == 200
+        assert len(detail.json()["spans"]["span_id"]) == 3
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["_tracepond_export.json", "span_events", "spans", "traces"]
+    )
