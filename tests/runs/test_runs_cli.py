@@ -56,7 +56,10 @@ def test_runs_lists_runs_with_params_and_metrics(filled: str) -> None:
 def test_models_lists_registered_models(filled: str) -> None:
     code, out = invoke("models", "--store", filled)
     assert code == 0, out
-    assert "support" in out and "champion=v2" in out and "the bot" in out
+    registered, logged = out.split("Logged models")
+    assert "support" in registered and "champion=v2" in registered and "the bot" in registered
+    assert "│ 1 " in registered  # one trace: v1 and v2 are the same logged model, counted once
+    assert "answerer" in logged and "│ 1 " in logged
 
 
 def test_models_show_gives_versions_aliases_and_stats(filled: str) -> None:

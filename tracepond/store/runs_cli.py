@@ -70,12 +70,16 @@ def runs(
     print_rows(columns, rows, fmt=fmt)
 
 
+_STAT_COLUMNS = ["traces", "p50 ms", "p95 ms", "errors", "tokens in", "tokens out", "cost $"]
+
+
 @click.group(invoke_without_command=True)
 @store_option
 @click.pass_context
 @clear_errors
 def models(ctx: click.Context, store: str | None) -> None:
-    """Registered models: latest version, aliases, traces. `models show NAME` for one."""
+    """Registered models (latest version, aliases, traces) and logged models with their trace
+    stats. `models show NAME` for one."""
     ctx.ensure_object(dict)
     ctx.obj["store"] = store
     if ctx.invoked_subcommand is not None:
@@ -84,22 +88,27 @@ def models(ctx: click.Context, store: str | None) -> None:
     from tracepond.store.registry_search import search_registered_models
 
     path = resolve_store(store)
-    traces: dict[str, int] = {}
-    for stats in model_stats(store=path):
-        if stats.version is not None:
-            traces[stats.name] = traces.get(stats.name, 0) + stats.trace_count
+    stats = model_stats(store=path)
+    traces: dict[str, dict[str, int]] = {}  # registered name -> model_id -> trace count
+    for row in stats:
+        if row.version is not None:
+            traces.setdefault(row.name, {})[row.model_id] = row.trace_count
     rows = [
         (
             model.name,
             model.latest_version,
             ", ".join(f"{alias}=v{version}" for alias, version in model.aliases.items()),
-            traces.get(model.name, 0),
+            sum(traces.get(model.name, {}).values()),
             _time(model.last_updated_time),
             model.description or "",
         )
         for model in search_registered_models(store=path)
     ]
+    click.echo("Registered models")
     print_rows(["name", "latest", "aliases", "traces", "updated", "description"], rows, "table")
+    logged = [(s.model_id, s.name, *_stats_row(s)) for s in stats if s.version is None]
+    click.echo("Logged models")
+    print_rows(["model_id", "name", *_STAT_COLUMNS], logged, "table")
 
 
 def _stats_row(stats: Any) -> tuple[Any, ...]:
@@ -115,9 +124,6 @@ def _stats_row(stats: Any) -> tuple[Any, ...]:
         stats.output_tokens,
         f"{stats.cost_usd:.4f}",
     )
-
-
-_STAT_COLUMNS = ["traces", "p50 ms", "p95 ms", "errors", "tokens in", "tokens out", "cost $"]
 
 
 @models.command("show")
