@@ -315,3 +315,32 @@ def test_a_model_logged_by_value_in_another_process_loads_here(store: str) -> No
         model.predict({"item": "tea", "quantity": "four"})
     spans = rows(store, "SELECT name, span_type, model_id FROM spans ORDER BY start_time")
     assert spans == [("quoter", "CHAIN", model.model_id), ("price", "TOOL", model.model_id)]
+
+
+class HoldsALock:
+    def __init__(self) -> None:
+        import threading
+
+        self.lock = threading.Lock()
+
+    def predict(self, x: int) -> int:
+        return x
+
+
+def test_a_model_that_cannot_be_pickled_leaves_nothing_behind(
+    store: str, snapshot, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    before = snapshot()
+    with pytest.raises(
+        tracepond.RunError,
+        match=r"cannot be saved by value \(TypeError: cannot pickle '_thread.lock'",
+    ):
+        tracepond.log_model(HoldsALock, name="locked")
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise RuntimeError('at import')\n")
+    with pytest.raises(
+        tracepond.RunError, match=r"importing .*broken.py failed: RuntimeError: at import"
+    ):
+        tracepond.log_model(broken, name="broken")
+    assert snapshot() == before
+    assert not Path(f"{store}.artifacts").exists()

@@ -202,7 +202,10 @@ def _prepare(
         code = Path(python_model).resolve()
         if not code.is_file() or code.suffix != ".py":
             raise RunError(f"a model from code is a path to a .py file; {code} is not one")
-        module = models_io.import_code(code, f"tracepond_logging_{uuid.uuid4().hex}")
+        try:
+            module = models_io.import_code(code, f"tracepond_logging_{uuid.uuid4().hex}")
+        except Exception as exc:
+            raise RunError(f"importing {code} failed: {type(exc).__name__}: {exc}") from exc
         try:
             entry_name, found = _entry_of(module, entry, code)
             live = _instance(found)

@@ -31,7 +31,7 @@ from typing import Any
 import cloudpickle
 import orjson
 
-from tracepond.store.runs_types import ModelLoadError
+from tracepond.store.runs_types import ModelLoadError, RunError
 
 FORMAT_VERSION = 1
 METADATA_FILE = "model.json"
@@ -115,9 +115,15 @@ class _Pickler(cloudpickle.CloudPickler):  # type: ignore[misc]
 
 
 def dumps(model: Any) -> bytes:
-    """The model by value, as cloudpickle writes it."""
+    """The model by value, as cloudpickle writes it; RunError when it cannot be pickled."""
     buffer = io.BytesIO()
-    _Pickler(buffer, protocol=cloudpickle.DEFAULT_PROTOCOL).dump(model)
+    try:
+        _Pickler(buffer, protocol=cloudpickle.DEFAULT_PROTOCOL).dump(model)
+    except Exception as exc:  # pickling runs the objects' own reducers: any failure is theirs
+        raise RunError(
+            f"the model cannot be saved by value ({type(exc).__name__}: {exc}); save it from "
+            "code instead: log_model('path/to/model.py', name=...)"
+        ) from exc
     return buffer.getvalue()
 
 

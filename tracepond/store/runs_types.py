@@ -3,9 +3,10 @@
 Errors raised on bad input are here too, so a user can catch them by name::
 
     TracepondError
-    ├── RunError (also ValueError)             a run used wrongly: ended twice, a param logged
-    │                                          twice with another value, a metric that is not a
-    │                                          number, no active run
+    ├── RunError (also ValueError)             a run or model used wrongly: ended twice, a param
+    │                                          logged twice with another value, a metric that is
+    │                                          not a number, no active run, a model that cannot
+    │                                          be saved
     ├── ExperimentConflictError (ValueError)   an experiment name reused with other settings
     ├── ModelLoadError (also StoreError)       a saved model is missing or unreadable
     └── ModelInputError (ValueError, TypeError) predict input that does not match the signature
@@ -21,7 +22,7 @@ from tracepond.errors import StoreError, TracepondError
 
 
 class RunError(TracepondError, ValueError):
-    """A run was used wrongly; the message names the run, the key and the value."""
+    """A run or a model was used wrongly; the message names the run, the key and the value."""
 
 
 class ExperimentConflictError(TracepondError, ValueError):
