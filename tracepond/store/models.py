@@ -10,6 +10,11 @@ no arguments). It is saved by value with cloudpickle, or from code: pass the pat
 and name the object with `entry=` (default: its `model` attribute, else its one class with a
 `predict` method). Requirements are inferred from the imports of the defining source when not
 given, and the git commit of the code is recorded when it sits in a repository.
+
+Saving by value follows cloudpickle: functions and classes of an importable module are saved by
+reference (that module must be importable where the model loads); those of ``__main__``, a
+notebook or a closure are saved whole. Loading a pickled model runs code: load only models from
+stores you trust.
 """
 
 from __future__ import annotations
