@@ -455,3 +455,20 @@ def test_a_call_that_does_not_fit_fails_in_the_function(spans: InMemorySpanExpor
     span = only(spans)
     assert span.status.status_code is StatusCode.ERROR
     assert inputs(span) == {"a": 1}
+
+
+def test_capture_content_off_records_no_arguments_or_items(spans: InMemorySpanExporter) -> None:
+    tracepond.configure(capture_content=False)
+
+    @tracepond.trace
+    def numbers(n: int) -> Iterator[int]:
+        yield from range(n)
+
+    @tracepond.trace
+    def double(x: int) -> int:
+        return 2 * x
+
+    assert list(numbers(3)) == [0, 1, 2] and double(4) == 8
+    for span in spans.get_finished_spans():
+        assert attr.INPUTS not in span.attributes and attr.OUTPUTS not in span.attributes
+        assert span.status.status_code is StatusCode.OK

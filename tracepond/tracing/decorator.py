@@ -23,6 +23,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Span
 
+from tracepond.config import get_settings
 from tracepond.errors import log_internal_error
 from tracepond.tracing import attributes as attr
 from tracepond.tracing.context import _active_model_id, _active_run
@@ -124,7 +125,7 @@ class _Plan:
         span = get_tracer().start_span(self.name, attributes=attributes)
         if span.is_recording():
             track_local_root(span)
-            if args or kwargs:
+            if (args or kwargs) and get_settings().capture_content:
                 LiveSpan(span).set_inputs(self.binder.bind(args, kwargs))
         return span
 
@@ -196,18 +197,21 @@ def _wrap_coroutine(func: Callable[..., Any], plan: _Plan) -> Callable[..., Any]
 
 
 class _Items:
-    """A generator's yielded items, kept up to MAX_ITEMS and counted beyond."""
+    """A generator's yielded items, kept up to MAX_ITEMS and counted beyond; none are kept when
+    the span records no content (sampled out, or content capture off)."""
 
-    __slots__ = ("count", "kept")
+    __slots__ = ("count", "keep", "kept")
 
-    def __init__(self) -> None:
+    def __init__(self, span: Span | None) -> None:
         self.kept: list[Any] = []
         self.count = 0
+        self.keep = span is not None and span.is_recording() and get_settings().capture_content
 
     def add(self, item: Any) -> None:
-        if self.count < MAX_ITEMS:
-            self.kept.append(item)
-        self.count += 1
+        if self.keep:
+            if self.count < MAX_ITEMS:
+                self.kept.append(item)
+            self.count += 1
 
     def outputs(self) -> list[Any]:
         extra = self.count - len(self.kept)
@@ -221,7 +225,7 @@ def _wrap_generator(func: Callable[..., Any], plan: _Plan) -> Callable[..., Any]
         if span is None:
             return (yield from func(*args, **kwargs))
         context = _in_context(span)
-        items = _Items()
+        items = _Items(span)
         token = _attach(context)
         try:
             generator = func(*args, **kwargs)
@@ -280,7 +284,7 @@ def _wrap_async_generator(func: Callable[..., Any], plan: _Plan) -> Callable[...
     async def traced(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
         span = _start(plan, args, kwargs)
         context = _in_context(span) if span is not None else otel_context.get_current()
-        items = _Items()
+        items = _Items(span)
         generator = func(*args, **kwargs)
         sent: Any = None
         thrown: BaseException | None = None
@@ -301,8 +305,7 @@ def _wrap_async_generator(func: Callable[..., Any], plan: _Plan) -> Callable[...
                 raise
             finally:
                 _detach(token)
-            if span is not None:
-                items.add(item)
+            items.add(item)
             try:
                 sent = yield item
             except GeneratorExit:
