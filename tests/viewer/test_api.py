@@ -305,3 +305,23 @@ async def test_hostile_names_come_back_as_plain_json_strings(
     response = await client.get(f"/api/traces/{sample_store.ids['xss']}")
     assert response.headers["content-type"] == "application/json"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_runs_and_models_endpoints_list_what_the_store_has(
+    client: httpx.AsyncClient, sample_store: SampleStore
+) -> None:
+    from tracepond.store.models import set_active_model
+    from tracepond.store.runs import start_run
+    from tracepond.tracing import context
+
+    assert (await client.get("/api/runs")).json()["runs"] == []
+    with start_run(experiment="support-bot", name="eval-3", store=sample_store.path) as run:
+        model = set_active_model(name="support-bot", store=sample_store.path)
+    context.set_active_model_id(None)
+    runs = (await client.get("/api/runs")).json()
+    [listed] = runs["runs"]
+    assert listed["run_id"] == run.info.run_id and listed["name"] == "eval-3"
+    assert listed["experiment"] == "support-bot" and listed["status"] == "FINISHED"
+    assert runs["columns"][0] == "run_id"
+    models = (await client.get("/api/models")).json()["models"]
+    assert [m["model_id"] for m in models] == [model.model_id] and models[0]["traces"] == 0

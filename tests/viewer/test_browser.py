@@ -10,6 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -72,23 +73,41 @@ def write_big_trace(path: str, spans: int) -> str:
     return format(root.get_span_context().trace_id, "032x")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SampleStore]]:
-    store = build_sample_store(str(tmp_path_factory.mktemp("browser") / "viewer.duckdb"))
-    store.ids["big"] = write_big_trace(store.path, BIG_TRACE_SPANS)
+@contextmanager
+def serving(store: SampleStore) -> Iterator[tuple[str, SampleStore]]:
+    """The viewer over `store`, served by uvicorn in a thread on a free port."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(store.path), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(store.path), host="127.0.0.1", port=port, log_level="warning"
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
     while not server.started:
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", store
-    server.should_exit = True
-    thread.join(5)
+    try:
+        yield f"http://127.0.0.1:{port}", store
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SampleStore]]:
+    with serving(
+        build_sample_store(str(tmp_path_factory.mktemp("browser") / "viewer.duckdb"))
+    ) as both:
+        yield both
+
+
+@pytest.fixture(scope="module")
+def served_big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, SampleStore]]:
+    store = SampleStore(str(tmp_path_factory.mktemp("big") / "big.duckdb"))
+    store.ids["big"] = write_big_trace(store.path, BIG_TRACE_SPANS)
+    with serving(store) as both:
+        yield both
 
 
 @pytest.fixture(scope="module")
@@ -248,8 +267,10 @@ def test_dark_mode_renders(served: tuple[str, SampleStore], browser: Any, artifa
     assert background == "rgb(17, 18, 24)"
 
 
-def test_a_big_trace_draws_only_visible_rows(served: tuple[str, SampleStore], page: Any) -> None:
-    url, store = served
+def test_a_big_trace_draws_only_visible_rows(
+    served_big: tuple[str, SampleStore], page: Any
+) -> None:
+    url, store = served_big
     page.goto(f"{url}/#/trace/{store.ids['big']}")
     page.wait_for_selector(".tv-row")
     assert page.locator(".stat-value").nth(1).inner_text() == f"{BIG_TRACE_SPANS:,}"
@@ -274,3 +295,28 @@ def test_a_big_trace_draws_only_visible_rows(served: tuple[str, SampleStore], pa
     page.fill(".tv-search", "tool call 49")
     expected = sum("tool call 49" in f"tool call {i}" for i in range(BIG_TRACE_SPANS - 51))
     wait_until(page, f"document.querySelector('.tv-matches')?.textContent === '{expected} matches'")
+
+
+def test_new_traces_appear_without_a_reload(tmp_path: Path, page: Any) -> None:
+    with serving(build_sample_store(str(tmp_path / "live.duckdb"))) as (url, store):
+        watch_new_trace_arrive(url, store, page)
+
+
+def watch_new_trace_arrive(url: str, store: SampleStore, page: Any) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from tracepond.store.writer import write_spans
+
+    page.goto(url + "/#/traces")
+    page.wait_for_selector("table.traces tbody tr.row")
+    page.evaluate("window.__samePage = true")
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider.get_tracer("live").start_span("arrived while watching").end()
+    write_spans(store.path, exporter.get_finished_spans())
+    page.locator("tr.row.fresh td.name", has_text="arrived while watching").wait_for(timeout=15_000)
+    assert rows(page)[0] == "arrived while watching"
+    assert page.evaluate("window.__samePage") is True  # no reload happened
