@@ -78,7 +78,9 @@
             (t.total_tokens ? " · " + fmt.int(t.total_tokens) + " tokens" : "") + (t.user_id ? " · " + t.user_id : ""))));
         chat.appendChild(h("div.msg.role-user", null, h("div.msg-role", null, "user"), bubbleBody(lastUserText(t.inputs))));
         chat.appendChild(h("div.msg.role-assistant" + (t.status === "ERROR" ? ".msg-error" : ""), null,
-          h("div.msg-role", null, "assistant"), bubbleBody(answerText(t.outputs))));
+          h("div.msg-role", null, "assistant"),
+          t.status === "ERROR" && (t.outputs === null || t.outputs === undefined)
+            ? h("div.muted", null, "(the call failed: open the trace for the error)") : bubbleBody(answerText(t.outputs))));
       });
       TP.clear(el).appendChild(h("div.page.narrow", null,
         h("div.crumbs", null, h("a", { href: "#/sessions" }, "← Sessions")),
@@ -130,23 +132,24 @@
 
   // ---- SQL console -------------------------------------------------------------------------
   var EXAMPLES = [
-    "SELECT model, count(*) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens\nFROM spans WHERE model IS NOT NULL GROUP BY model ORDER BY calls DESC",
-    "SELECT name, status, duration_ms, start_time FROM traces ORDER BY start_time DESC LIMIT 20",
-    "SELECT name, count(*) AS errors FROM spans WHERE status = 'ERROR' GROUP BY name ORDER BY errors DESC"
+    ["Tokens by model", "SELECT model, count(*) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,\n       round(sum(cost_usd), 4) AS cost_usd\nFROM spans WHERE model IS NOT NULL GROUP BY model ORDER BY calls DESC"],
+    ["Latest traces", "SELECT start_time, name, status, duration_ms, span_count FROM traces ORDER BY start_time DESC LIMIT 20"],
+    ["Failing spans", "SELECT name, count(*) AS errors, any_value(status_message) AS example\nFROM spans WHERE status = 'ERROR' GROUP BY name ORDER BY errors DESC"],
+    ["Slowest calls", "SELECT name, model, duration_ms, trace_id FROM spans WHERE span_type IN ('CHAT_MODEL', 'LLM')\nORDER BY duration_ms DESC LIMIT 20"]
   ];
 
   function sqlPage(el) {
     var params = TP.hashParams();
     var editor = h("textarea.sql-editor", { spellcheck: "false", "aria-label": "SQL query", rows: 7,
       onkeydown: function (e) { if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) { e.preventDefault(); run(); } } });
-    editor.value = params.sql || EXAMPLES[0];
+    editor.value = params.sql || EXAMPLES[0][1];
     var result = h("div.sql-result"), status = h("span.muted"), csv = h("a.btn", { href: "#/sql", download: "tracepond.csv" }, "Download CSV");
     el.appendChild(h("div.page", null, h("div.page-head", null, h("h1", null, "SQL"),
       h("span.muted", null, "Read-only: tables traces, spans, span_events, runs, metrics, models…")),
       editor,
       h("div.toolbar", null, h("button.btn.primary", { type: "button", onclick: run }, "Run ", h("kbd", null, "Ctrl ⏎")), csv, status,
-        h("span.spacer"), EXAMPLES.map(function (q, i) {
-          return h("button.btn.ghost", { type: "button", onclick: function () { editor.value = q; run(); } }, "Example " + (i + 1));
+        h("span.spacer"), EXAMPLES.map(function (example) {
+          return h("button.btn.ghost", { type: "button", onclick: function () { editor.value = example[1]; run(); } }, example[0]);
         })),
       result));
     function run() {
