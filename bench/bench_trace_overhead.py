@@ -7,7 +7,8 @@ of them alike; each round times a batch of calls and the figure is the median ns
 - ``otel span (floor)``: ``with tracer.start_as_current_span(...)`` on a bare SDK TracerProvider
   with one no-op span processor: what any OpenTelemetry span costs.
 - ``otel start_span+end``: the cheapest SDK span (no context switch), for reference.
-- ``@trace, no-op processor``: tracepond with no store and one no-op processor.
+- ``@trace, no-op processor``: tracepond with no store and one no-op processor (the 9a target).
+- ``@trace, 2 args recorded``: the same with two arguments serialized into the span's inputs.
 - ``@trace, DuckDB processor``: tracepond writing to a real store (only when the DuckDB exporter
   exists), measured in a second phase against the floor again.
 
@@ -35,6 +36,10 @@ class NoOpProcessor(SpanProcessor):
 
 
 def noop() -> None:
+    return None
+
+
+def lookup(question: str, k: int) -> None:
     return None
 
 
@@ -99,11 +104,13 @@ def main() -> None:
     tracepond.configure(store=None)
     provider.add_span_processor(NoOpProcessor())
     traced_noop = tracepond.trace(noop)
+    traced_lookup = tracepond.trace(lookup)
     phase_one = {
         "bare function": noop,
         "otel span (floor)": otel_span,
         "otel start_span+end": otel_start_end,
         "@trace, no-op processor": traced_noop,
+        "@trace, 2 args recorded": lambda: traced_lookup("what is the capital of France?", 3),
     }
     print(f"{calls:,} calls per variant, batches of {args.batch}, median of batches")
     print_table(
