@@ -52,7 +52,7 @@ from tracepond.exporters.otlp_queue import (
 from tracepond.tracing.attributes import CONTENT_ATTRIBUTES
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.metrics.export import MetricReader
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
 
     from tracepond.config import Settings
 
@@ -78,6 +78,7 @@ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
 OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
 OTEL_METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
 CAPTURE_CONTENT_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+METRICS_SHUTDOWN_S = 3.0  # longest the last metrics export may hold up a shutdown
 OTLP_DROP_SOURCE = "otlp"  # the writer_stats source `tracepond doctor` shows
 
 HTTP_PROTOBUF = "http/protobuf"
@@ -195,13 +196,32 @@ def attach_metric_reader(settings: Settings) -> Callable[[], None] | None:
     It lives as long as the span processor: a reconfigure that replaces the processor replaces
     the reader too.
     """
-    reader = build_metric_reader(settings)
-    if reader is None:
+    exporter = build_metric_exporter(settings)
+    if exporter is None:
         return None
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
     from tracepond.autolog import metrics
 
+    interval_ms = float(os.environ.get(OTEL_METRIC_EXPORT_INTERVAL) or 60000)
+    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms)
     metrics.add_metric_reader(reader)
-    return lambda: metrics.remove_metric_reader(reader)
+
+    def detach() -> None:
+        # The reader's shutdown sends the last metrics; a collector that is away would hold it
+        # for the exporter's whole retry timeout, so it gets a few seconds, then the exporter is
+        # shut down, which ends its retries.
+        closing = threading.Thread(
+            target=metrics.remove_metric_reader, args=(reader,), name="tracepond-otlp-metrics"
+        )
+        closing.daemon = True
+        closing.start()
+        closing.join(METRICS_SHUTDOWN_S)
+        if closing.is_alive():
+            exporter.shutdown()
+            closing.join(1.0)
+
+    return detach
 
 
 def build_metric_reader(settings: Settings) -> MetricReader | None:
@@ -209,27 +229,32 @@ def build_metric_reader(settings: Settings) -> MetricReader | None:
 
     The interval is ``OTEL_METRIC_EXPORT_INTERVAL`` (milliseconds, 60000 by default).
     """
-    endpoint = metrics_url(settings)
-    if endpoint is None:
+    exporter = build_metric_exporter(settings)
+    if exporter is None:
         return None
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
+    interval_ms = float(os.environ.get(OTEL_METRIC_EXPORT_INTERVAL) or 60000)
+    return PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms)
+
+
+def build_metric_exporter(settings: Settings) -> MetricExporter | None:
+    """The OTel OTLP metric exporter for the configured protocol, or None without an endpoint."""
+    endpoint = metrics_url(settings)
+    if endpoint is None:
+        return None
     headers = exporter_headers(settings)
-    exporter: Any
     if metrics_protocol(settings) == GRPC:
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
             OTLPMetricExporter as GrpcMetricExporter,
         )
 
-        exporter = GrpcMetricExporter(endpoint=endpoint, headers=headers)
-    else:
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-            OTLPMetricExporter as HttpMetricExporter,
-        )
+        return GrpcMetricExporter(endpoint=endpoint, headers=headers)
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+        OTLPMetricExporter as HttpMetricExporter,
+    )
 
-        exporter = HttpMetricExporter(endpoint=endpoint, headers=headers)
-    interval_ms = float(os.environ.get(OTEL_METRIC_EXPORT_INTERVAL) or 60000)
-    return PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms)
+    return HttpMetricExporter(endpoint=endpoint, headers=headers)
 
 
 # --- content opt-in --------------------------------------------------------------------------
