@@ -374,3 +374,18 @@ def test_forked_child_exports_its_own_spans() -> None:
         assert receiver.wait_for_spans(5)
         assert len(receiver.span_ids() - set(parent_ids)) == 2
         provider.shutdown()
+
+
+def test_slow_collector_gets_everything_in_order_of_batches(
+    receiver: HttpReceiver | GrpcReceiver, protocol: str
+) -> None:
+    receiver.behaviour.delay_s = 0.3  # every request takes 300 ms to answer
+    processor = quick_processor(settings_for(receiver, protocol), max_queue_size=500)
+    tracer, provider = tracer_with(processor)
+    emitted = emit(tracer, 100)
+    assert processor.force_flush(30_000)
+    assert receiver.wait_for_spans(100)
+    assert [span.span_id for span in receiver.spans] == emitted  # queue order, nothing lost
+    assert receiver.requests >= 10  # batches of at most 10
+    assert processor.stats.drops() == {QUEUE_FULL: 0, EXPORT_FAILED: 0, AT_SHUTDOWN: 0}
+    provider.shutdown()
