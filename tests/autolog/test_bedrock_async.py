@@ -139,3 +139,31 @@ async def test_async_client_created_before_autolog_is_traced(
             tracepond.autolog(disable=True)
         await client.converse(modelId="amazon.nova-lite-v1:0", messages=USER)
     assert len(spans.get_finished_spans()) == 1
+
+
+async def test_async_invoke_body_cut_mid_read_fails_the_same(
+    spans: InMemorySpanExporter, server: FakeBedrockServer
+) -> None:
+    async def read_cut(client: Any) -> tuple[type, str]:
+        server.drop_next()
+        response = await client.invoke_model(
+            modelId="anthropic.claude-3-haiku-20240307-v1:0", body=CLAUDE_BODY
+        )
+        try:
+            await response["body"].read()
+        except Exception as exc:
+            response["body"].close()
+            return type(exc), str(exc)
+        raise AssertionError("the cut body read without an error")
+
+    async with get_session().create_client("bedrock-runtime", **server.client_kwargs()) as client:
+        untraced = await read_cut(client)
+        tracepond.autolog(providers=["bedrock"])
+        try:
+            traced = await read_cut(client)
+        finally:
+            tracepond.autolog(disable=True)
+    assert traced == untraced
+    (span,) = spans.get_finished_spans()
+    assert span.status.status_code == StatusCode.ERROR
+    assert dict(span.attributes or {})["error.type"] == untraced[0].__name__

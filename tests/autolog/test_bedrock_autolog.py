@@ -516,3 +516,35 @@ def test_caller_sees_the_same_with_and_without_autolog(
     if outcome == "bad_param":  # botocore refused the call before sending it
         assert attrs(span)["error.type"] == "ParamValidationError"
         assert server.requests == []
+
+
+def test_invoke_body_cut_mid_read_fails_the_same_for_the_caller(
+    spans: InMemorySpanExporter, client: Any, server: FakeBedrockServer
+) -> None:
+    body = json.dumps(FAMILY_BODIES["meta.llama3-8b-instruct-v1:0"])
+
+    def read_cut() -> tuple[type, str]:
+        server.drop_next()
+        response = client.invoke_model(modelId="meta.llama3-8b-instruct-v1:0", body=body)
+        try:
+            response["body"].read()
+        except Exception as exc:
+            response["body"].close()
+            return type(exc), str(exc)
+        raise AssertionError("the cut body read without an error")
+
+    untraced = read_cut()
+    tracepond.autolog(providers=["bedrock"])
+    try:
+        traced = read_cut()
+    finally:
+        tracepond.autolog(disable=True)
+    assert traced == untraced
+    span = only_span(spans)
+    assert span.status.status_code == StatusCode.ERROR
+    assert attrs(span)["error.type"] == untraced[0].__name__
+    # what survives: the request side of the span
+    assert (
+        json.loads(attrs(span)["gen_ai.input.messages"])[0]["parts"][0]["content"]
+        == "Say hi please"
+    )

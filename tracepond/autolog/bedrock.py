@@ -214,7 +214,7 @@ class InvokeOperation(BedrockOperation):
             data = result["body"].read()
         except Exception as exc:  # the caller would have met this error on its own read()
             result["body"] = _failing_body(exc)
-            record.end(exc)
+            record.fail(exc)
             return result
         result["body"] = _sync_body(data)
         record_invoke_body(record, result, data)

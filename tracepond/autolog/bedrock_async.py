@@ -77,7 +77,7 @@ class AsyncInvokeOperation(bedrock.InvokeOperation):
             record.end()
             return result
         if raw.error is not None:
-            record.end(raw.error)
+            record.fail(raw.error)
             return result
         bedrock.record_invoke_body(record, result, raw.data)
         return result

@@ -201,7 +201,8 @@ class FakeBedrockServer:
         )
 
     def drop_next(self, after_events: int = 2) -> None:
-        """The next streamed answer sends ``after_events`` events, then the connection is cut."""
+        """The next answer is cut: a streamed one after ``after_events`` events, a JSON one
+        (invoke_model, converse) halfway through its body, whose Content-Length promised more."""
         self._push(_Fault(drop=True, after_events=after_events))
 
     def slow_next(self, delay_s: float) -> None:
@@ -321,7 +322,7 @@ class _Handler(BaseHTTPRequestHandler):
         reply = owner.answer(operation, model_id, body, fault)
         try:
             if reply.events is None:
-                self._write_json(reply)
+                self._write_json(reply, fault)
             else:
                 self._write_events(reply, fault)
         except (BrokenPipeError, ConnectionResetError):
@@ -334,9 +335,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
         self.end_headers()
 
-    def _write_json(self, reply: _Reply) -> None:
+    def _write_json(self, reply: _Reply, fault: _Fault | None = None) -> None:
         data = json.dumps(reply.document).encode("utf-8")
         self._start(reply, {"Content-Length": str(len(data))})
+        if fault is not None and fault.drop:
+            self.wfile.write(data[: len(data) // 2])
+            self._drop_connection()
+            return
         self.wfile.write(data)
 
     def _write_events(self, reply: _Reply, fault: _Fault) -> None:
