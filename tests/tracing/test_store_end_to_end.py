@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,20 @@ def test_a_file_that_is_not_a_store_is_refused_and_untouched(
     tool("still traced")
     assert tracepond.flush(timeout_s=30)
     assert tracepond.sql("SELECT count(*) FROM spans").fetchall() == [(1,)]
+
+
+def test_unusable_store_from_the_environment_never_breaks_the_app(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Tracing sets itself up lazily from the environment; if the store cannot be used the app
+    keeps running untraced, the file is left alone, and one warning says why."""
+    not_a_store = tmp_path / "app.duckdb"
+    not_a_store.write_bytes(b"\x00not duckdb\x00" * 10)
+    monkeypatch.setenv("TRACEPOND_STORE", str(not_a_store))
+    monkeypatch.setenv("TRACEPOND_RAISE_INTERNAL_ERRORS", "0")  # as in an application
+    with caplog.at_level(logging.WARNING, logger="tracepond"):
+        assert tool("abc") == "cba"
+        assert tool("again") == "niaga"
+    assert not_a_store.read_bytes() == b"\x00not duckdb\x00" * 10
+    assert "tracing set-up" in caplog.text and "still running" in caplog.text
+    assert tracepond.flush(timeout_s=5)
