@@ -46,6 +46,7 @@ def names(runs: list[tracepond.Run]) -> list[str | None]:
         ("name IN ('a', 'c')", ["a", "c"]),
         ("params.model = 'o3' OR (tags.team = 'ml' AND metrics.accuracy >= 0.95)", ["a", "b"]),
         ("experiment = 'other'", ["c"]),
+        ("experiment_name != 'other'", ["a", "b"]),
         ("parent_run_id IS NULL AND end_time IS NOT NULL", ["a", "b", "c"]),
         ("params.missing = 'x'", []),
         ("name ILIKE 'B'", ["b"]),

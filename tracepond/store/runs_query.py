@@ -4,9 +4,9 @@
                           order_by=["metrics.accuracy DESC"], experiment="support-bot")
 
 Fields: ``params.KEY``, ``metrics.KEY`` (the run's latest value), ``tags.KEY``, and the run's
-own ``run_id``, ``name`` (or ``run_name``), ``status``, ``experiment_id``, ``experiment`` (its
-name), ``parent_run_id``, ``start_time``, ``end_time``, ``duration_ms``; MLflow's spelling
-``attributes.status`` works too.
+own ``run_id``, ``name`` (or ``run_name``), ``status``, ``experiment_id``, ``experiment`` (or
+``experiment_name``), ``parent_run_id``, ``start_time``, ``end_time``, ``duration_ms``;
+MLflow's spelling ``attributes.status`` works too.
 """
 
 from __future__ import annotations
@@ -21,15 +21,17 @@ from tracepond.store.runs import load_runs
 from tracepond.store.runs_filter import Field, compile_filter, compile_order_by
 from tracepond.store.runs_types import Run
 
+_EXPERIMENT_NAME = Field(
+    "(SELECT e.name FROM experiments e WHERE e.experiment_id = runs.experiment_id)", "text"
+)
 _ATTRIBUTES: dict[str, Field] = {
     "run_id": Field("runs.run_id", "text"),
     "name": Field("runs.name", "text"),
     "run_name": Field("runs.name", "text"),
     "status": Field("runs.status", "text"),
     "experiment_id": Field("runs.experiment_id", "text"),
-    "experiment": Field(
-        "(SELECT e.name FROM experiments e WHERE e.experiment_id = runs.experiment_id)", "text"
-    ),
+    "experiment": _EXPERIMENT_NAME,
+    "experiment_name": _EXPERIMENT_NAME,
     "parent_run_id": Field("runs.parent_run_id", "text"),
     "start_time": Field("runs.start_time", "time"),
     "end_time": Field("runs.end_time", "time"),
