@@ -141,3 +141,14 @@ def test_suppression_survives_an_exception() -> None:
     except LookupError:
         pass
     assert not is_suppressed()
+
+
+async def test_asyncio_to_thread_nests(spans: InMemorySpanExporter) -> None:
+    with tracepond.start_span("root") as root:
+        assert await asyncio.to_thread(leaf, 4) == 4
+        loop = asyncio.get_running_loop()
+        with tracepond.ContextThreadPoolExecutor(1) as pool:
+            assert await loop.run_in_executor(pool, leaf, 5) == 5
+    children = [s for s in spans.get_finished_spans() if s.name == "leaf"]
+    assert len(children) == 2
+    assert all(s.parent.span_id == int(root.span_id, 16) for s in children)

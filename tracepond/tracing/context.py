@@ -7,6 +7,7 @@ The active run and model id are contextvars, so they follow asyncio tasks and
 A plain ``ThreadPoolExecutor`` runs work in a fresh context, so the work's spans would start new
 traces. :class:`ContextThreadPoolExecutor` (or :func:`wrap_with_context` around one callable)
 runs it in a copy of the submitting thread's context: the current span, run and model come along.
+(``asyncio.to_thread`` already copies the context; ``loop.run_in_executor`` does not.)
 """
 
 from __future__ import annotations
