@@ -10,8 +10,8 @@ budget is spent, so a 10 MB value costs about ``max_bytes`` of memory. orjson th
 Truncation keeps the result valid JSON: a long string is cut and ends with
 ``…[truncated N chars]``; a value whose JSON is still over the cap becomes
 ``{"_truncated": true, "original_bytes": N, "preview": "<the first part of its JSON>"}``
-(``original_bytes`` is exact for strings and bytes and for values orjson can measure, and absent
-otherwise).
+(``original_bytes``: the UTF-8 size of a string, the size of bytes, the JSON size of other values
+that orjson can measure, absent otherwise).
 """
 
 from __future__ import annotations
@@ -371,8 +371,8 @@ def _default_max_bytes() -> int:
 
 
 def _original_size(value: Any) -> int | None:
-    if isinstance(value, str):
-        return len(value.encode("utf-8", "surrogatepass")) + 2
+    if isinstance(value, str):  # its UTF-8 size; ASCII text is measured without a copy
+        return len(value) if value.isascii() else len(value.encode("utf-8", "surrogatepass"))
     if isinstance(value, (bytes, bytearray, memoryview)):
         return len(value)
     try:  # measured at C speed; fails (and is left out) on cycles and exotic values
