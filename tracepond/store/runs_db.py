@@ -50,14 +50,23 @@ def write(store: str, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
                 conn.execute("COMMIT")
                 return result
             except duckdb.TransactionException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 if attempt == _CONFLICT_RETRIES - 1:
                     raise
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         time.sleep(0.005 * (attempt + 1))  # another thread of this process wrote the same rows
     raise AssertionError("unreachable")
+
+
+def _rollback(conn: duckdb.DuckDBPyConnection) -> None:
+    """Roll back what is open; a COMMIT that failed has already ended the transaction."""
+    try:
+        conn.execute("ROLLBACK")
+    except duckdb.TransactionException as exc:
+        if "no transaction is active" not in str(exc):
+            raise
 
 
 def read(store: str, work: Callable[[duckdb.DuckDBPyConnection], T]) -> T:
