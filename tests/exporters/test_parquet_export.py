@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 from pathlib import Path
 
 import duckdb
@@ -278,3 +279,33 @@ def test_concurrent_export_into_one_folder_is_refused(store: str, tmp_path: Path
     with pytest.raises(ExportError, match="another export"):
         export_parquet(store, out)
     assert files(out) == before
+
+
+def test_export_while_the_store_is_being_written(store: str, tmp_path: Path) -> None:
+    """Export takes turns with a writer of the same store in this process (and in others,
+    through the store's lock retry); a final run leaves the folder equal to the store."""
+    out = tmp_path / "lake"
+    written: list[int] = []
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        factory = SpanFactory()
+        try:
+            while not stop.is_set() and len(written) < 200:
+                moment = DAY2 + dt.timedelta(seconds=len(written))
+                written.append(write(store, factory.trace(moment).spans))
+        except BaseException as error:  # reported below: the test must see it
+            failures.append(error)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        for _ in range(3):
+            export_parquet(store, out)
+    finally:
+        stop.set()
+        writer.join()
+    assert not failures and written
+    export_parquet(store, out)
+    assert_export_equals_store(store, out)

@@ -22,9 +22,10 @@ moment may see the trace twice, never zero times.
 
 Files are written to ``DIR/.staging-<uuid>/`` and moved into place with ``os.replace`` only when
 complete, so an interrupted export leaves no half-written Parquet where readers look; the next
-run removes the staging folder and writes what is still missing. The store is read through a
-read-only attachment opened once per chunk (one day of one table), so processes writing to the
-store wait at most one chunk.
+run removes the staging folder and writes what is still missing. The store is opened read-only
+(the store's own ``open_store``, which waits for another writer's lock) once per chunk, one day
+of one table, so writers, in this process or others, wait at most one chunk. Needs pyarrow: the
+rows travel from the store's connection to the Parquet writer as Arrow batches.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ import datetime as dt
 import json
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -42,7 +42,7 @@ from pathlib import Path
 
 import duckdb
 
-from tracepond.errors import StoreError, StoreLockedError
+from tracepond.errors import StoreError
 from tracepond.store.connection import DEFAULT_TIMEOUT_S, open_store
 
 MANIFEST = "_tracepond_export.json"
@@ -61,7 +61,6 @@ PROGRESS_MIN_ROWS = 50_000  # a progress bar below this many rows only flickers
 _PORTABLE_TYPES = frozenset(
     {"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "DOUBLE", "FLOAT", "BOOLEAN", "DATE"}
 )
-_LOCK_MESSAGES = ("Could not set lock on file", "different configuration than existing connections")
 _MAX_MANIFEST_RUNS = 200
 
 
@@ -190,8 +189,13 @@ def _quote(text: str) -> str:
 
 
 class _Session:
-    """One in-memory DuckDB for the whole export; the store is attached read-only only for the
-    span of one chunk, so other processes can write to it between chunks."""
+    """One in-memory DuckDB (the work connection) for the whole export, and the store opened
+    read-only through :func:`tracepond.store.connection.open_store` for one chunk at a time.
+
+    The store connection is the store's own short-lived one (its retry on another process's
+    lock, and its per-file lock inside this process, so an export in a process whose span
+    processor writes the same store takes turns with it). It cannot touch files, so rows travel
+    to the work connection as Arrow batches, which writes the Parquet."""
 
     def __init__(self, store: str, timeout_s: float) -> None:
         self.store = store
@@ -203,50 +207,53 @@ class _Session:
         self.conn.close()
 
     @contextlib.contextmanager
-    def attached(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The connection with the store attached as ``store`` (retried while it is locked)."""
-        deadline = time.monotonic() + self.timeout_s
-        delay = 0.002
-        while True:
-            try:
-                self.conn.execute(f"ATTACH {_quote(self.store)} AS store (READ_ONLY)")
-                break
-            except duckdb.Error as error:
-                if not any(text in str(error) for text in _LOCK_MESSAGES):
-                    raise StoreError(f"cannot read store {self.store}: {error}") from error
-                if time.monotonic() + delay > deadline:
-                    raise StoreLockedError(
-                        f"{self.store} stayed locked by another process; export gave up ({error})"
-                    ) from error
-                time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+    def reading(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The store, read-only, for one chunk; the work connection's temp state is dropped after."""
         try:
-            yield self.conn
+            with open_store(self.store, read_only=True, timeout_s=self.timeout_s) as store_conn:
+                yield store_conn
         finally:
-            self.conn.execute("DETACH DATABASE IF EXISTS store")
-            for table in _TEMP_TABLES:
-                self.conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+            for name in _TEMP_TABLES:
+                self.conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+            with contextlib.suppress(duckdb.Error):
+                self.conn.unregister("store_rows")
+
+    def stream(
+        self, store_conn: duckdb.DuckDBPyConnection, table: str, day: str
+    ) -> list[tuple[str, str]]:
+        """Register one day of ``table`` as ``store_rows`` in the work connection (streamed as
+        Arrow batches while ``store_conn`` is open); returns the table's (column, type) list."""
+        columns = [
+            (str(name), str(kind))
+            for name, kind in store_conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = ? AND table_schema = 'main' ORDER BY ordinal_position",
+                [table],
+            ).fetchall()
+        ]
+        select = ", ".join(
+            f't."{name}"' if kind in _PORTABLE_TYPES or kind == "TIMESTAMP"
+            else f't."{name}"::VARCHAR AS "{name}"'
+            for name, kind in columns
+        )  # fmt: skip
+        reader = store_conn.sql(
+            f"SELECT {select} FROM {table} t WHERE {_day_filter(DATE_COLUMN[table])}",
+            params=[day],
+        ).to_arrow_reader(_ROWS_PER_BATCH)
+        self.conn.register("store_rows", reader)
+        return columns
 
 
 _TEMP_TABLES = ("exported", "current_day", "exported_day", "moved", "changed")
+_ROWS_PER_BATCH = 50_000
 
 
-def _select_list(conn: duckdb.DuckDBPyConnection, table: str) -> str:
-    """The table's columns, cast to portable types (JSON and friends -> VARCHAR)."""
-    columns = conn.execute(
-        "SELECT column_name, data_type FROM information_schema.columns "
-        "WHERE table_catalog = 'store' AND table_name = ? ORDER BY ordinal_position",
-        [table],
-    ).fetchall()
-    return ", ".join(_portable(name, kind) for name, kind in columns)
-
-
-def _portable(name: str, kind: str) -> str:
-    if kind == "TIMESTAMP":  # the store's times are UTC: written as UTC instants
-        return f't."{name}"::TIMESTAMPTZ AS "{name}"'
-    if kind in _PORTABLE_TYPES:
-        return f't."{name}"'
-    return f't."{name}"::VARCHAR AS "{name}"'
+def _portable_select(columns: list[tuple[str, str]]) -> str:
+    """``store_rows`` columns as written: UTC instants for times, plain types for the rest."""
+    return ", ".join(
+        f't."{name}"::TIMESTAMPTZ AS "{name}"' if kind == "TIMESTAMP" else f't."{name}"'
+        for name, kind in columns
+    )
 
 
 def _day_expression(column: str) -> str:
@@ -266,15 +273,15 @@ def _plan(session: _Session, root: Path) -> list[_Chunk]:
     are compared row by row in the chunk itself.
     """
     chunks: list[_Chunk] = []
-    with session.attached() as conn:
+    with session.reading() as store_conn:
         for table in TABLES:
             stored = dict(
-                conn.execute(
+                store_conn.execute(
                     f"SELECT {_day_expression(DATE_COLUMN[table])} AS day, count(*) "
-                    f"FROM store.{table} t GROUP BY day ORDER BY day"
+                    f"FROM {table} t GROUP BY day ORDER BY day"
                 ).fetchall()
             )
-            exported = _exported_counts(conn, root, table)
+            exported = _exported_counts(session.conn, root, table)
             for day, count in stored.items():
                 if table == "traces" or exported.get(day, 0) != count:
                     chunks.append(_Chunk(table, day, int(count)))
@@ -304,8 +311,9 @@ def _export_append_day(
     table, day = chunk.table, chunk.day
     keys = KEY_COLUMNS[table]
     existing = _existing_files(root, table, day)
-    with session.attached() as conn:
-        select = _select_list(conn, table)
+    conn = session.conn
+    with session.reading() as store_conn:
+        columns = session.stream(store_conn, table, day)
         anti_join = ""
         if existing:
             conn.execute(
@@ -313,12 +321,9 @@ def _export_append_day(
                 f"FROM read_parquet({_sql_list(existing)}, union_by_name = true)"
             )
             match = " AND ".join(f"e.{key} IS NOT DISTINCT FROM t.{key}" for key in keys)
-            anti_join = f"AND NOT EXISTS (SELECT 1 FROM exported e WHERE {match})"
-        query = (
-            f"SELECT {select} FROM store.{table} t "
-            f"WHERE {_day_filter(DATE_COLUMN[table])} {anti_join}"
-        )
-        written = _copy_day(conn, query, [day], staging, table, day)
+            anti_join = f"WHERE NOT EXISTS (SELECT 1 FROM exported e WHERE {match})"
+        query = f"SELECT {_portable_select(columns)} FROM store_rows t {anti_join}"
+        written = _copy_day(conn, query, [], staging, table, day)
     if written:
         result.rows[table] += written[1]
         result.files_added.append(_publish(written[0], root, table, day))
@@ -331,12 +336,11 @@ def _export_traces_day(
     session: _Session, root: Path, staging: Path, day: str, result: ExportResult
 ) -> None:
     existing = _existing_files(root, "traces", day)
-    with session.attached() as conn:
-        select = _select_list(conn, "traces")
+    conn = session.conn
+    with session.reading() as store_conn:
+        columns = session.stream(store_conn, "traces", day)
         conn.execute(
-            f"CREATE TEMP TABLE current_day AS SELECT {select} FROM store.traces t "
-            f"WHERE {_day_filter('start_time')}",
-            [day],
+            f"CREATE TEMP TABLE current_day AS SELECT {_portable_select(columns)} FROM store_rows t"
         )
         if existing:
             conn.execute(
@@ -346,12 +350,21 @@ def _export_traces_day(
         else:
             conn.execute("CREATE TEMP TABLE exported_day AS SELECT * FROM current_day LIMIT 0")
         # Exported traces of this day that the store now files under another day.
-        conn.execute(
-            "CREATE TEMP TABLE moved AS SELECT trace_id FROM exported_day "
-            "WHERE trace_id NOT IN (SELECT trace_id FROM current_day) "
-            "AND trace_id IN (SELECT trace_id FROM store.traces)"
-        )
-        conn.execute("DETACH store")  # the rest reads only the folder's rows and temp tables
+        elsewhere = [
+            row[0]
+            for row in conn.execute(
+                "SELECT trace_id FROM exported_day "
+                "WHERE trace_id NOT IN (SELECT trace_id FROM current_day)"
+            ).fetchall()
+        ]
+        moved = [
+            row[0]
+            for row in store_conn.execute(
+                "SELECT trace_id FROM traces WHERE trace_id IN (SELECT unnest(?::VARCHAR[]))",
+                [elsewhere],
+            ).fetchall()
+        ] if elsewhere else []  # fmt: skip
+        conn.execute("CREATE TEMP TABLE moved AS SELECT unnest(?::VARCHAR[]) AS trace_id", [moved])
         conn.execute(
             "CREATE TEMP TABLE changed AS "
             "SELECT * FROM current_day EXCEPT SELECT * FROM exported_day"
