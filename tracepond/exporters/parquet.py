@@ -106,6 +106,12 @@ def export_parquet(
     Raises StoreError for a missing or foreign store, ExportError for an unusable ``out``.
     """
     store = str(store)
+    try:
+        import pyarrow  # noqa: F401 - rows reach the Parquet writer as Arrow batches
+    except ImportError as error:
+        raise ExportError(
+            "tracepond export needs pyarrow: pip install pyarrow (or tracepond[all])"
+        ) from error
     with open_store(store, read_only=True, timeout_s=timeout_s):
         pass  # checks the file is a tracepond store and migrates an older one
     root = _prepare_out(Path(out))
