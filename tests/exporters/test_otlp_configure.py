@@ -180,3 +180,26 @@ def test_genai_metrics_go_over_otlp_when_metrics_are_on(
     assert token_sums["input"] == reply.usage.prompt_tokens
     assert token_sums["output"] == reply.usage.completion_tokens
     assert tracepond.flush(20) and receiver.wait_for_spans(1)  # the span went too
+
+
+def test_no_metrics_are_sent_while_metrics_are_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    openai = pytest.importorskip("openai")
+    from tracepond.testing import FakeOpenAIServer
+
+    monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", "100")
+    with HttpReceiver() as receiver:
+        tracepond.configure(store=None, otlp_endpoint=receiver.base_url, metrics=False)
+        tracepond.autolog(providers=["openai"])
+        try:
+            with (
+                FakeOpenAIServer() as server,
+                openai.OpenAI(api_key="sk-test", base_url=server.base_url, max_retries=0) as client,
+            ):
+                client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+                )
+        finally:
+            tracepond.autolog(disable=True)
+        assert tracepond.flush(20) and receiver.wait_for_spans(1)
+        provider.shutdown()  # the metric reader's last collection happens here
+        assert receiver.metric_requests == []
