@@ -50,8 +50,10 @@ async def test_health_reports_version_store_and_features(
 async def test_trace_list_shape_order_and_totals(
     client: httpx.AsyncClient, sample_store: SampleStore
 ) -> None:
-    body = (await client.get("/api/traces")).json()
+    body = (await client.get("/api/traces", params={"count": "true"})).json()
     assert body["total"] == 4 and body["has_more"] is False and body["offset"] == 0
+    assert (await client.get("/api/traces")).json()["total"] is None  # counted only when asked
+    assert (await client.get("/api/traces/count")).json() == {"total": 4}
     traces = body["traces"]
     assert all(set(t) == TRACE_KEYS for t in traces)
     starts = [t["start_time"] for t in traces]
@@ -69,10 +71,15 @@ async def test_trace_list_shape_order_and_totals(
 async def test_filter_language_selects_traces(
     client: httpx.AsyncClient, sample_store: SampleStore
 ) -> None:
-    errors = (await client.get("/api/traces", params={"filter": "status = 'ERROR'"})).json()
-    assert [t["trace_id"] for t in errors["traces"]] == [sample_store.ids["error"]] and errors[
-        "total"
-    ] == 1
+    errors = (
+        await client.get("/api/traces", params={"filter": "status = 'ERROR'", "count": "1"})
+    ).json()
+    assert [t["trace_id"] for t in errors["traces"]] == [sample_store.ids["error"]]
+    assert errors["total"] == 1
+    count = (
+        await client.get("/api/traces/count", params={"filter": "span.model = 'gpt-4o'"})
+    ).json()
+    assert count == {"total": 1}
     by_span = (
         await client.get(
             "/api/traces", params={"filter": "span.model = 'gpt-4o-mini' and session_id = 's1'"}
@@ -91,7 +98,8 @@ async def test_a_malformed_filter_is_a_400_with_the_message(
     assert response.status_code == 400
     body = response.json()
     assert body["kind"] == "filter" and "filter" in body["error"]
-    after = (await client.get("/api/traces")).json()
+    assert (await client.get("/api/traces/count", params={"filter": bad})).status_code == 400
+    after = (await client.get("/api/traces/count")).json()
     assert after["total"] == 4  # nothing was changed by the attempt
 
 
@@ -118,6 +126,7 @@ async def test_sort_and_paging(client: httpx.AsyncClient) -> None:
         ({"range": "2y"}, "range must be one of"),
         ({"since": "not-a-cursor"}, "since must be a cursor"),
         ({"since": "2026-01-01T00:00:00", "ids": "abc"}, "ids must be"),
+        ({"count": "maybe"}, "count must be"),
     ],
 )
 async def test_bad_parameters_are_400s(
@@ -128,11 +137,10 @@ async def test_bad_parameters_are_400s(
 
 
 async def test_time_range_narrows_the_list(client: httpx.AsyncClient) -> None:
-    recent = (await client.get("/api/traces", params={"range": "15m"})).json()
+    recent = (await client.get("/api/traces", params={"range": "15m", "count": "true"})).json()
     assert recent["total"] == 4
-    future = (
-        await client.get("/api/traces", params={"from": str(int(time.time() * 1000) + 3_600_000)})
-    ).json()
+    later = str(int(time.time() * 1000) + 3_600_000)
+    future = (await client.get("/api/traces", params={"from": later, "count": "true"})).json()
     assert future["total"] == 0 and future["traces"] == []
 
 

@@ -21,7 +21,8 @@ from starlette.routing import Route
 
 import tracepond
 from tracepond.errors import NotFoundError, QueryError, StoreError, StoreLockedError
-from tracepond.viewer import queries
+from tracepond.viewer import queries, trace_list
+from tracepond.viewer.trace_list import TraceListQuery
 
 _RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -161,13 +162,16 @@ async def health(request: Request) -> Any:
     }
 
 
-async def traces(request: Request) -> Any:
+def trace_list_query(request: Request) -> TraceListQuery:
     params = request.query_params
     start, end = time_range(request)
     ids = [i for i in params.get("ids", "").lower().split(",") if i]
     if any(not _HEX32.match(i) for i in ids) or len(ids) > MAX_PAGE:
         raise BadRequest(f"ids must be up to {MAX_PAGE} comma-separated 32-hex trace ids")
-    query = queries.TraceListQuery(
+    count = params.get("count", "false").lower()
+    if count not in ("true", "false", "1", "0"):
+        raise BadRequest(f"count must be true or false, got {count!r}")
+    query = TraceListQuery(
         filter=params.get("filter", "").strip(),
         start=start,
         end=end,
@@ -177,17 +181,32 @@ async def traces(request: Request) -> Any:
         offset=int_param(request, "offset", 0),
         since=params.get("since") or None,
         ids=ids,
+        count=count in ("true", "1"),
     )
     try:
         query.validate()
     except ValueError as exc:
         raise BadRequest(str(exc)) from None
+    return query
+
+
+async def _filtered(work: Callable[..., Any], *args: Any) -> Any:
+    """Run a trace-list query; a filter the store rejects is the user's 400, not a crash."""
     try:
-        return await run_in_threadpool(queries.list_traces, _store(request), query)
+        return await run_in_threadpool(work, *args)
     except (QueryError, ValueError) as exc:
         if isinstance(exc, StoreError):
             raise
         raise BadRequest(str(exc), kind="filter") from None
+
+
+async def traces(request: Request) -> Any:
+    return await _filtered(trace_list.list_traces, _store(request), trace_list_query(request))
+
+
+async def traces_count(request: Request) -> Any:
+    query = trace_list_query(request)
+    return {"total": await _filtered(trace_list.count_traces, _store(request), query)}
 
 
 async def trace(request: Request) -> Any:
@@ -283,6 +302,7 @@ def routes() -> list[Route]:
     return [
         Route("/api/health", endpoint(health)),
         Route("/api/traces", endpoint(traces)),
+        Route("/api/traces/count", endpoint(traces_count)),
         Route("/api/traces/{trace_id}", endpoint(trace)),
         Route("/api/traces/{trace_id}/spans/{span_id}", endpoint(span)),
         Route("/api/sessions", endpoint(sessions)),

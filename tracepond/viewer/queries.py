@@ -14,32 +14,15 @@ import datetime as dt
 import io
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
 from tracepond.errors import NotFoundError, QueryError
 from tracepond.viewer import store_access
+from tracepond.viewer.trace_list import TRACE_COLUMNS, loads_json, trace_row
 
-# Sortable columns of the trace list: name in the API -> SQL expression over `traces`.
-SORTS = {
-    "start_time": "start_time",
-    "name": "name",
-    "status": "status",
-    "duration_ms": "duration_ms",
-    "total_tokens": "(coalesce(input_tokens, 0) + coalesce(output_tokens, 0))",
-    "cost_usd": "cost_usd",
-    "span_count": "span_count",
-    "session_id": "session_id",
-    "user_id": "user_id",
-    "run_id": "run_id",
-}
-_TRACE_COLUMNS = (
-    "trace_id, name, status, start_time, end_time, duration_ms, session_id, user_id, run_id, "
-    "model_id, experiment_id, span_count, input_tokens, output_tokens, cost_usd, in_progress, "
-    "error_count, tags"
-)
+_TRACE_COLUMNS = TRACE_COLUMNS
 SQL_CONSOLE_TIMEOUT_S = 10.0
 
 
@@ -50,138 +33,6 @@ def utcnow() -> dt.datetime:
 def features() -> dict[str, bool]:
     """Which optional parts of the store exist in this install (pages follow)."""
     return {"runs": store_access.has_module("runs"), "models": store_access.has_module("registry")}
-
-
-def _loads(value: Any) -> Any:
-    if isinstance(value, str):
-        try:
-            return orjson.loads(value)
-        except orjson.JSONDecodeError:
-            return value
-    return value
-
-
-def _trace_row(row: dict[str, Any]) -> dict[str, Any]:
-    row["tags"] = _loads(row.get("tags")) or {}
-    row["in_progress"] = bool(row.get("in_progress"))
-    row["total_tokens"] = (row.get("input_tokens") or 0) + (row.get("output_tokens") or 0)
-    return row
-
-
-# --- the trace list --------------------------------------------------------------------------
-
-
-@dataclass
-class TraceListQuery:
-    filter: str = ""
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-    sort: str = "start_time"
-    descending: bool = True
-    limit: int = 50
-    offset: int = 0
-    since: str | None = None  # cursor: only traces that started after it (plus `ids`)
-    ids: list[str] = field(default_factory=list)  # traces to re-read (those still in progress)
-
-    def validate(self) -> None:
-        if self.sort not in SORTS:
-            raise ValueError(f"sort must be one of {', '.join(SORTS)}, got {self.sort!r}")
-        if self.since is not None:
-            _parse_cursor(self.since)
-
-
-def _parse_cursor(cursor: str) -> dt.datetime:
-    try:
-        return dt.datetime.fromisoformat(cursor.replace("Z", "+00:00")).replace(tzinfo=None)
-    except ValueError:
-        raise ValueError(f"since must be a cursor returned by this API, got {cursor!r}") from None
-
-
-def _where(query: TraceListQuery) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if query.filter:
-        sql, filter_params = store_access.compile_filter(query.filter)
-        clauses.append(f"({sql})")
-        params.extend(filter_params)
-    if query.start is not None:
-        clauses.append("start_time >= ?")
-        params.append(query.start)
-    if query.end is not None:
-        clauses.append("start_time < ?")
-        params.append(query.end)
-    if query.since is not None:
-        since = _parse_cursor(query.since)
-        if query.ids:
-            marks = ", ".join("?" for _ in query.ids)
-            clauses.append(f"(start_time > ? OR trace_id IN ({marks}))")
-            params.extend([since, *query.ids])
-        else:
-            clauses.append("start_time > ?")
-            params.append(since)
-    return (" AND ".join(clauses) or "TRUE"), params
-
-
-def list_traces(store: str, query: TraceListQuery) -> dict[str, Any]:
-    """One page of traces, newest first by default, with each trace's models and a live cursor.
-
-    One statement (one store open): the page, the models of its traces' spans, the filter's
-    total and the newest start time.
-    """
-    where, params = _where(query)
-    direction = "DESC" if query.descending else "ASC"
-    order = f"{SORTS[query.sort]} {direction} NULLS LAST, trace_id {direction}"
-    total = "NULL" if query.since is not None else f"(SELECT count(*) FROM traces t WHERE {where})"
-    statement = (
-        f"WITH page AS (SELECT {_TRACE_COLUMNS} FROM traces t WHERE {where} ORDER BY {order} "
-        "LIMIT ? OFFSET ?), "
-        "used AS (SELECT trace_id, model, count(*) AS n FROM spans "
-        "WHERE trace_id IN (SELECT trace_id FROM page) AND model IS NOT NULL GROUP BY trace_id, model), "
-        "models AS (SELECT trace_id, list(model ORDER BY n DESC, model) AS models FROM used GROUP BY trace_id) "
-        f"SELECT page.*, models.models, {total} AS total_count, "
-        "(SELECT max(start_time) FROM traces) AS newest "
-        f"FROM page LEFT JOIN models USING (trace_id) ORDER BY {order}"
-    )
-    total_params = params if query.since is None else []
-    rows = store_access.fetch_dicts(
-        store, statement, [*params, query.limit + 1, query.offset, *total_params]
-    )
-    has_more = len(rows) > query.limit
-    count = rows[0]["total_count"] if rows else (0 if query.since is None else None)
-    if not rows and query.since is None and query.offset:
-        count = int(
-            store_access.fetch_rows(store, f"SELECT count(*) FROM traces t WHERE {where}", params)[
-                0
-            ][0]
-        )
-    newest = rows[0]["newest"] if rows else None
-    traces = []
-    for row in rows[: query.limit]:
-        del row["total_count"], row["newest"]
-        row["models"] = row["models"] or []
-        row["model"] = row["models"][0] if row["models"] else None
-        traces.append(_trace_row(row))
-    return {
-        "traces": traces,
-        "limit": query.limit,
-        "offset": query.offset,
-        "has_more": has_more,
-        "total": count,
-        "cursor": _cursor(query, traces, newest),
-    }
-
-
-def _cursor(query: TraceListQuery, traces: list[dict[str, Any]], newest: dt.datetime | None) -> str:
-    """The start time after which a poll looks for new traces."""
-    latest = (
-        newest
-        if newest is not None
-        else max((t["start_time"] for t in traces if t["start_time"] is not None), default=None)
-    )
-    if query.since is not None:
-        since = _parse_cursor(query.since)
-        latest = max(latest, since) if latest is not None else since
-    return latest.isoformat() if latest is not None else dt.datetime(1970, 1, 1).isoformat()
 
 
 # --- one trace -------------------------------------------------------------------------------
@@ -213,7 +64,7 @@ def trace_detail(store: str, trace_id: str) -> dict[str, Any]:
     )
     if not rows:
         raise NotFoundError(f"no trace with id {trace_id}")
-    info = _trace_row(rows[0])
+    info = trace_row(rows[0])
     origin = _epoch_us(info["start_time"]) if info["start_time"] is not None else None
     columns = store_access.fetch_column_lists(
         store,
@@ -242,7 +93,7 @@ def span_detail(store: str, trace_id: str, span_id: str) -> dict[str, Any]:
         raise NotFoundError(f"no span {span_id} in trace {trace_id}")
     span = rows[0]
     for key in ("inputs", "outputs", "attributes"):
-        span[key] = _loads(span.get(key))
+        span[key] = loads_json(span.get(key))
     span["in_progress"] = span.get("end_time") is None
     trace_start = store_access.fetch_rows(
         store, "SELECT start_time FROM traces WHERE trace_id = ?", [trace_id]
@@ -256,7 +107,7 @@ def span_detail(store: str, trace_id: str, span_id: str) -> dict[str, Any]:
         [trace_id, span_id],
     )
     for event in events:
-        event["attributes"] = _loads(event.get("attributes")) or {}
+        event["attributes"] = loads_json(event.get("attributes")) or {}
         if event.get("time") is not None and span.get("start_time") is not None:
             event["offset_ms"] = (event["time"] - span["start_time"]).total_seconds() * 1000
     span["events"] = events
@@ -308,9 +159,9 @@ def session_traces(store: str, session_id: str, limit: int) -> dict[str, Any]:
     )
     if not rows:
         raise NotFoundError(f"no session with id {session_id!r}")
-    traces = [_trace_row(r) for r in rows]
+    traces = [trace_row(r) for r in rows]
     for t in traces:
-        t["inputs"], t["outputs"] = _loads(t["inputs"]), _loads(t["outputs"])
+        t["inputs"], t["outputs"] = loads_json(t["inputs"]), loads_json(t["outputs"])
     return {"session_id": session_id, "traces": traces}
 
 

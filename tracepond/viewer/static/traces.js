@@ -63,7 +63,7 @@
         state.cursor = body.cursor;
         state.hasMore = body.has_more;
         drawHead(); drawRows(new Set()); drawPager();
-        summary.textContent = body.total !== undefined && body.total !== null ? fmt.int(body.total) + " traces" : "";
+        countMatches();
       }).catch(function (err) {
         if (err.status === 400) {
           filterError.textContent = err.message;
@@ -72,6 +72,15 @@
           filterError.textContent = "Could not load traces: " + err.message;
         }
       }).then(function () { tbody.classList.remove("loading"); });
+    }
+
+    // The total comes after the page: counting every match can take longer than the page.
+    function countMatches() {
+      var asked = state.filter + "|" + state.range;
+      summary.textContent = "";
+      TP.api("/api/traces/count" + TP.query({ filter: state.filter, range: state.range })).then(function (body) {
+        if (asked === state.filter + "|" + state.range) summary.textContent = fmt.int(body.total) + " traces";
+      }).catch(function () { /* the page is shown; the count is a nicety */ });
     }
 
     // New traces since the cursor, and traces still in progress on this page, merged in place.
