@@ -166,6 +166,35 @@ class SpanProcessorSwitch:
             provider.remove_span_processor(self.processor)  # type: ignore[arg-type]
 
 
+def enqueue_cost(spans: list[ReadableSpan]) -> tuple[float, float]:
+    """ns per ``on_end`` in the caller's thread: queueing (collector hanging, so the worker is
+    parked in its request and uses no CPU) and dropping (queue full)."""
+    with HttpReceiver() as receiver:
+        receiver.hold()
+        settings = build_settings(
+            environ={},
+            store=None,
+            otlp_endpoint=receiver.base_url,
+            queue_size=len(spans) + 1,
+            batch_size=1,
+        )
+        processor = build_span_processor(settings)
+        assert isinstance(processor, OtlpSpanProcessor)
+        processor.on_end(spans[0])  # the worker takes this one and hangs on the request
+        time.sleep(0.2)
+        start = time.perf_counter_ns()
+        for span in spans[1:]:
+            processor.on_end(span)
+        queued = (time.perf_counter_ns() - start) / (len(spans) - 1)
+        start = time.perf_counter_ns()
+        for span in spans:  # the queue is full now: every span is dropped and counted
+            processor.on_end(span)
+        dropped = (time.perf_counter_ns() - start) / len(spans)
+        receiver.release()
+        processor.shutdown()
+    return queued, dropped
+
+
 # --- 3. Parquet export -----------------------------------------------------------------------
 
 
@@ -221,6 +250,9 @@ def main() -> None:
         print(
             f"  {protocol:<14} exporter {alone:>10,.0f} spans/s   end to end {whole:>10,.0f} spans/s"
         )
+
+    queued, dropped = enqueue_cost(spans)
+    print(f"\n   caller-thread cost of on_end: {queued:,.0f} ns queued, {dropped:,.0f} ns dropped")
 
     print(f"\n2. Added time per traced call, {calls:,} calls per variant, batches of 1,000")
     medians = call_overhead(calls, 1_000)
