@@ -472,3 +472,21 @@ def test_capture_content_off_records_no_arguments_or_items(spans: InMemorySpanEx
     for span in spans.get_finished_spans():
         assert attr.INPUTS not in span.attributes and attr.OUTPUTS not in span.attributes
         assert span.status.status_code is StatusCode.OK
+
+
+async def test_cancelled_coroutine_ends_its_span(spans: InMemorySpanExporter) -> None:
+    started = asyncio.Event()
+
+    @tracepond.trace
+    async def slow() -> None:
+        started.set()
+        await asyncio.sleep(60)
+
+    task = asyncio.create_task(slow())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    span = only(spans)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes[attr.ERROR_TYPE] == "CancelledError"
