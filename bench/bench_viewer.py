@@ -142,7 +142,7 @@ async def time_list(path: str, repeats: int) -> list[dict[str, Any]]:
     transport = httpx.ASGITransport(app=create_app(path))
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         for text in FILTERS:
-            timings, body = [], {}
+            timings: list[float] = []
             for _ in range(repeats):
                 began = time.perf_counter()
                 response = await client.get("/api/traces", params={"filter": text, "limit": 50})
