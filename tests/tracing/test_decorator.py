@@ -6,6 +6,7 @@ import asyncio
 import functools
 import inspect
 import json
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -490,3 +491,36 @@ async def test_cancelled_coroutine_ends_its_span(spans: InMemorySpanExporter) ->
     span = only(spans)
     assert span.status.status_code is StatusCode.ERROR
     assert span.attributes[attr.ERROR_TYPE] == "CancelledError"
+
+
+def test_generator_of_large_items_keeps_a_bounded_share(spans: InMemorySpanExporter) -> None:
+    tracepond.configure(max_value_bytes=4096)
+
+    @tracepond.trace
+    def chunks() -> Iterator[str]:
+        for i in range(50):
+            yield str(i) * 1000
+
+    assert sum(len(c) for c in chunks()) > 50_000
+    span = only(spans)
+    recorded = span.attributes[attr.OUTPUTS]
+    assert len(recorded.encode()) <= 4096
+    assert span.attributes[attr.TRUNCATED] is True
+
+
+def test_generator_does_not_hold_a_large_stream_in_memory(spans: InMemorySpanExporter) -> None:
+    @tracepond.trace
+    def megabytes() -> Iterator[bytes]:
+        for _ in range(100):
+            yield bytes(1_000_000)  # a fresh 1 MB chunk each time
+
+    tracemalloc.start()
+    try:
+        total = sum(len(chunk) for chunk in megabytes())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == 100_000_000
+    assert peak < 10_000_000  # a few chunks at most, never the 100 MB stream
+    recorded = outputs(only(spans))
+    assert recorded[0]["_type"] == "bytes" and recorded[-1].endswith("more items")

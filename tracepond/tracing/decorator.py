@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any, TypeVar, overload
 
@@ -197,20 +198,27 @@ def _wrap_coroutine(func: Callable[..., Any], plan: _Plan) -> Callable[..., Any]
 
 
 class _Items:
-    """A generator's yielded items, kept up to MAX_ITEMS and counted beyond; none are kept when
+    """A generator's yielded items, kept up to MAX_ITEMS and about twice the value cap in memory
+    (so a stream of large chunks is not held until it ends), counted beyond; none are kept when
     the span records no content (sampled out, or content capture off)."""
 
-    __slots__ = ("count", "keep", "kept")
+    __slots__ = ("budget", "count", "keep", "kept")
 
     def __init__(self, span: Span | None) -> None:
         self.kept: list[Any] = []
         self.count = 0
-        self.keep = span is not None and span.is_recording() and get_settings().capture_content
+        self.budget = 0
+        self.keep = span is not None and span.is_recording()
+        if self.keep:
+            settings = get_settings()
+            self.keep = settings.capture_content
+            self.budget = 2 * settings.max_value_bytes
 
     def add(self, item: Any) -> None:
         if self.keep:
-            if self.count < MAX_ITEMS:
+            if self.count < MAX_ITEMS and self.budget > 0:
                 self.kept.append(item)
+                self.budget -= sys.getsizeof(item)
             self.count += 1
 
     def outputs(self) -> list[Any]:
