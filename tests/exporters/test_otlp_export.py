@@ -389,3 +389,17 @@ def test_slow_collector_gets_everything_in_order_of_batches(
     assert receiver.requests >= 10  # batches of at most 10
     assert processor.stats.drops() == {QUEUE_FULL: 0, EXPORT_FAILED: 0, AT_SHUTDOWN: 0}
     provider.shutdown()
+
+
+def test_shutdown_with_a_hanging_collector_returns_and_counts(
+    receiver: HttpReceiver | GrpcReceiver, protocol: str
+) -> None:
+    receiver.hold()  # requests are accepted and never answered (until released)
+    processor = quick_processor(settings_for(receiver, protocol), shutdown_timeout_s=1.0)
+    tracer, provider = tracer_with(processor)
+    emit(tracer, 40)
+    provider.shutdown()  # returns: the worker is abandoned to its request, the rest counted
+    stats = processor.stats
+    assert stats.exported + stats.dropped_queue_full + stats.dropped_at_shutdown <= 40
+    assert stats.dropped_queue_full + stats.dropped_at_shutdown >= 30  # at most one batch out
+    receiver.release()

@@ -207,6 +207,10 @@ class OtlpSpanProcessor(SpanProcessor):
         """Export one batch, retrying with backoff; False when the batch had to be dropped."""
         first_try = time.monotonic()
         backoff = self._retry_initial_s
+        if final and self._failing:  # shutting down with the collector away: do not wait on it
+            self._count_dropped(len(batch), "at_shutdown")
+            self._settle()
+            return False
         while True:
             if self._export_once(batch):
                 self._failing = False
