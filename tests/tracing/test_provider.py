@@ -208,7 +208,9 @@ from tracepond.tracing import provider
 app_provider = TracerProvider()
 app_provider.add_span_processor(SimpleSpanProcessor(FileExporter("app.jsonl")))
 trace.set_tracer_provider(app_provider)
-tracepond.configure(store=None, use_global_provider=True)
+import logging
+logging.basicConfig(filename="log.txt")
+tracepond.configure(store=None, use_global_provider=True, sample_rate=0.5)
 provider.add_span_processor(SimpleSpanProcessor(FileExporter("ours.jsonl")))
 app_tracer = trace.get_tracer("webapp")
 
@@ -231,6 +233,7 @@ with app_tracer.start_as_current_span("request-after"):
     assert [s["name"] for s in ours] == ["answer", "request", "answer"]
     assert ours[0]["parent"] == ours[1]["span_id"] and ours[0]["trace_id"] == ours[1]["trace_id"]
     assert ours[2]["parent"] == app[2]["span_id"]  # own provider again, still nested
+    assert "sample_rate=0.5 is not applied" in (tmp_path / "log.txt").read_text()
 
 
 def test_forked_child_gets_fresh_processors(tmp_path: Path) -> None:

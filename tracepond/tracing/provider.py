@@ -39,7 +39,7 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, Tr
 
 from tracepond import __version__
 from tracepond.config import Settings, get_settings, reset_settings
-from tracepond.errors import ConfigError, log_internal_error
+from tracepond.errors import ConfigError, log_internal_error, logger
 
 TRACER_NAME = "tracepond"
 
@@ -176,6 +176,12 @@ def apply_settings(settings: Settings) -> None:
     the replaced ones are flushed (pending spans reach the old store) and shut down.
     """
     global _settings, _built
+    if settings.use_global_provider and settings.sample_rate < 1.0:
+        logger.warning(
+            "tracepond: sample_rate=%g is not applied with use_global_provider=True; the app's "
+            "own TracerProvider's sampler decides which traces are recorded.",
+            settings.sample_rate,
+        )
     with _lock:
         tracer = _global_tracer() if settings.use_global_provider else _own_tracer(settings)
         rebuild = _settings is None or _processor_key(_settings) != _processor_key(settings)
