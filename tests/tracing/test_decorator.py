@@ -524,3 +524,23 @@ def test_generator_does_not_hold_a_large_stream_in_memory(spans: InMemorySpanExp
     assert peak < 10_000_000  # a few chunks at most, never the 100 MB stream
     recorded = outputs(only(spans))
     assert recorded[0]["_type"] == "bytes" and recorded[-1].endswith("more items")
+
+
+async def test_generators_called_with_bad_arguments_end_their_spans(
+    spans: InMemorySpanExporter,
+) -> None:
+    @tracepond.trace
+    def sync_gen(a: int) -> Iterator[int]:
+        yield a
+
+    @tracepond.trace
+    async def async_gen(a: int) -> AsyncIterator[int]:
+        yield a
+
+    with pytest.raises(TypeError):
+        next(sync_gen(1, 2))  # type: ignore[call-arg]
+    with pytest.raises(TypeError):
+        await async_gen(1, 2).__anext__()  # type: ignore[call-arg]
+    finished = spans.get_finished_spans()
+    assert [s.name for s in finished] == ["sync_gen", "async_gen"]
+    assert all(s.status.status_code is StatusCode.ERROR for s in finished)

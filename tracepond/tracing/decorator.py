@@ -293,7 +293,12 @@ def _wrap_async_generator(func: Callable[..., Any], plan: _Plan) -> Callable[...
         span = _start(plan, args, kwargs)
         context = _in_context(span) if span is not None else otel_context.get_current()
         items = _Items(span)
-        generator = func(*args, **kwargs)
+        try:
+            generator = func(*args, **kwargs)
+        except BaseException as exc:
+            if span is not None:
+                _fail(span, exc)
+            raise
         sent: Any = None
         thrown: BaseException | None = None
         while True:
