@@ -19,6 +19,7 @@ Traced: ``Converse``, ``ConverseStream``, ``InvokeModel``, ``InvokeModelWithResp
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import io
@@ -210,9 +211,11 @@ class InvokeOperation(BedrockOperation):
         return chat
 
     def handle_result(self, record: CallRecord, result: Any) -> Any:
+        original = result["body"]
         try:
-            data = result["body"].read()
+            data = original.read()
         except Exception as exc:  # the caller would have met this error on its own read()
+            _close_quietly(original)  # the caller can no longer reach it to close it
             result["body"] = _failing_body(exc)
             record.fail(exc)
             return result
@@ -289,6 +292,11 @@ class _RaisingRaw(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         raise self._exc
+
+
+def _close_quietly(body: Any) -> None:
+    with contextlib.suppress(Exception):  # a body that will not close is broken already
+        body.close()
 
 
 def _failing_body(exc: BaseException) -> Any:

@@ -62,6 +62,7 @@ async def buffer_body(wrapped: Callable[..., Any], *args: Any, **kwargs: Any) ->
     try:
         data = await body.read()
     except Exception as exc:  # the caller meets the same error on its own read()
+        bedrock._close_quietly(body)  # the caller can no longer reach it to close it
         result["body"] = AioStreamingBody(BufferedResponse(b"", url, exc), None)
         return result
     result["body"] = AioStreamingBody(BufferedResponse(data, url), len(data))
