@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import inspect
 import json
 import tracemalloc
@@ -544,3 +545,17 @@ async def test_generators_called_with_bad_arguments_end_their_spans(
     finished = spans.get_finished_spans()
     assert [s.name for s in finished] == ["sync_gen", "async_gen"]
     assert all(s.status.status_code is StatusCode.ERROR for s in finished)
+
+
+def test_abandoned_generator_ends_its_span_when_collected(spans: InMemorySpanExporter) -> None:
+    @tracepond.trace
+    def letters() -> Iterator[str]:
+        yield from "abc"
+
+    generator = letters()
+    assert next(generator) == "a"
+    del generator
+    gc.collect()
+    span = only(spans)
+    assert span.status.status_code is StatusCode.OK
+    assert outputs(span) == ["a"]
