@@ -320,3 +320,13 @@ def watch_new_trace_arrive(url: str, store: SampleStore, page: Any) -> None:
     page.locator("tr.row.fresh td.name", has_text="arrived while watching").wait_for(timeout=15_000)
     assert rows(page)[0] == "arrived while watching"
     assert page.evaluate("window.__samePage") is True  # no reload happened
+
+
+def test_a_running_trace_says_so(served: tuple[str, SampleStore], page: Any) -> None:
+    url, store = served
+    page.goto(f"{url}/#/traces")
+    page.locator("tr.row", has_text="long job").locator(".badge.running").wait_for()
+    page.goto(f"{url}/#/trace/{store.ids['running']}")
+    page.wait_for_selector(".running-note")
+    assert "still running" in page.locator(".running-note").inner_text()
+    assert page.locator(".tv-detail").inner_text() == "No span of this trace has finished yet."

@@ -165,21 +165,34 @@
 
   function tracePage(el, traceId) {
     el.appendChild(h("div.empty.page-empty", null, "Loading trace…"));
-    var t0 = performance.now();
-    TP.api("/api/traces/" + traceId).then(function (trace) {
-      var box = h("div.trace-page");
-      TP.clear(el).appendChild(h("div.crumbs", null, h("a", { href: "#/traces" }, "← Traces")));
-      el.appendChild(box);
-      TP.mountTrace(box, trace, {
-        loadSpan: function (spanId) { return TP.api("/api/traces/" + traceId + "/spans/" + spanId); }
+    var t0 = performance.now(), timer = null, stopped = false, view = null;
+    function load(first) {
+      return TP.api("/api/traces/" + traceId).then(function (trace) {
+        if (stopped) return;
+        var selected = view ? view.selected : null;
+        var box = h("div.trace-page");
+        TP.clear(el).appendChild(h("div.crumbs", null, h("a", { href: "#/traces" }, "← Traces"),
+          trace.info.in_progress ? h("span.running-note", null, TP.statusBadge(null, true),
+            " still running: finished spans appear as they are written") : null));
+        el.appendChild(box);
+        view = TP.mountTrace(box, trace, {
+          selected: selected,
+          loadSpan: function (spanId) { return TP.api("/api/traces/" + traceId + "/spans/" + spanId); }
+        });
+        if (first) {
+          // Read by the browser benchmark: time from request to first drawn rows.
+          requestAnimationFrame(function () { global.__tpRenderMs = performance.now() - t0; document.body.dataset.rendered = "1"; });
+        }
+        if (trace.info.in_progress) timer = setTimeout(function () { load(false); }, 3000);
+      }).catch(function (err) {
+        if (stopped) return;
+        TP.clear(el).appendChild(h("div.page", null, h("div.error-box", null,
+          err.status === 404 ? "No trace with id " + traceId + "." : "Could not load trace: " + err.message),
+          h("a", { href: "#/traces" }, "← Back to traces")));
       });
-      // Read by the browser benchmark: time from request to first drawn rows.
-      requestAnimationFrame(function () { global.__tpRenderMs = performance.now() - t0; document.body.dataset.rendered = "1"; });
-    }).catch(function (err) {
-      TP.clear(el).appendChild(h("div.page", null, h("div.error-box", null,
-        err.status === 404 ? "No trace with id " + traceId + "." : "Could not load trace: " + err.message),
-        h("a", { href: "#/traces" }, "← Back to traces")));
-    });
+    }
+    load(true);
+    return function () { stopped = true; clearTimeout(timer); };
   }
 
   TP.pages.traces = tracesPage;

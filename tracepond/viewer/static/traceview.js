@@ -92,8 +92,11 @@
     TP.clear(this.container).appendChild(h("div.tv", null, header(info, this.trace.spans.length),
       h("div.tv-body", null, left, this.detail)));
     this.refresh();
+    var keep = this.options.selected && this.tree.byId.has(this.options.selected) ? this.options.selected : null;
     var first = this.visible[0];
-    if (first) this.select(first.span_id);
+    if (keep || first) this.select(keep || first.span_id);
+    else TP.clear(this.detail).appendChild(h("div.empty", null, this.trace.info.in_progress
+      ? "No span of this trace has finished yet." : "This trace has no spans."));
     if (typeof ResizeObserver !== "undefined") {
       new ResizeObserver(function () { self.schedule(); }).observe(this.scroller);
     }
@@ -320,7 +323,7 @@
       h("div.stats", null,
         stat("Duration", fmt.duration(info.duration_ms)),
         stat("Spans", fmt.int(spanCount)),
-        stat("Tokens", fmt.int(tokens), fmt.int(info.input_tokens) + " in / " + fmt.int(info.output_tokens) + " out"),
+        stat("Tokens", tokens ? fmt.int(tokens) : "–", fmt.int(info.input_tokens) + " in / " + fmt.int(info.output_tokens) + " out"),
         stat("Cost", fmt.cost(info.cost_usd)),
         stat("Status", info.in_progress ? "running" : (info.status || "UNSET"))),
       meta);
