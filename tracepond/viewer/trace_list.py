@@ -5,8 +5,8 @@ EXISTS over the whole ``spans`` table, which on millions of rows costs far more 
 So the newest-first page is looked for in a window first: traces that started in the last hour
 before the newest one, with ``spans`` narrowed to the same window (a span never starts before
 its trace, whose start is its earliest span's). When the window holds a full page, that page is
-exactly the one the whole store would give; otherwise the window widens (a day, a week, 30 days,
-everything). Other sort orders scan everything. The total count is a separate query
+exactly the one the whole store would give; otherwise the window widens in proportion to the
+matches it held (at least eightfold), and after three tries the whole store is read. Other sort orders scan everything. The total count is a separate query
 (``count_traces``) so the page never waits for it.
 """
 
@@ -38,13 +38,8 @@ TRACE_COLUMNS = (
     "model_id, experiment_id, span_count, input_tokens, output_tokens, cost_usd, in_progress, "
     "error_count, tags"
 )
-WINDOWS: tuple[dt.timedelta | None, ...] = (
-    dt.timedelta(hours=1),
-    dt.timedelta(days=1),
-    dt.timedelta(days=7),
-    dt.timedelta(days=30),
-    None,
-)
+FIRST_WINDOW = dt.timedelta(hours=1)
+MAX_WINDOWED_TRIES = 3  # then the whole store
 
 
 @dataclass
@@ -142,14 +137,16 @@ def _statement(
 def list_traces(store: str, query: TraceListQuery) -> dict[str, Any]:
     """One page of traces with each trace's models, a live-update cursor and, if asked, the total."""
     where, params = _where(query)
-    rows: list[dict[str, Any]] = []
-    for window in WINDOWS if _windowed(query) else (None,):
+    needed = query.offset + query.limit + 1
+    window: dt.timedelta | None = FIRST_WINDOW if _windowed(query) else None
+    for attempt in range(MAX_WINDOWED_TRIES + 1):
         statement, window_params = _statement(query, where, window)
         rows = store_access.fetch_dicts(
             store, statement, [*window_params, *params, query.limit + 1, query.offset]
         )
-        if len(rows) > query.limit:  # a full page and one more: the window held the page
+        if window is None or len(rows) > query.limit:  # a full page and one more: done
             break
+        window = _wider(window, query.offset + len(rows), needed, attempt + 1)
     newest = rows[0]["newest"] if rows else None
     traces = []
     for row in rows[: query.limit]:
@@ -165,6 +162,14 @@ def list_traces(store: str, query: TraceListQuery) -> dict[str, Any]:
         "total": count_traces(store, query) if query.count else None,
         "cursor": _cursor(query, traces, newest),
     }
+
+
+def _wider(window: dt.timedelta, found: int, needed: int, tries: int) -> dt.timedelta | None:
+    """The next window: scaled by how many matches the last one held (at least 8x wider)."""
+    if tries >= MAX_WINDOWED_TRIES:
+        return None
+    scale = max(8.0, 2.0 * needed / found) if found else 24.0
+    return window * min(scale, 10_000.0)
 
 
 def count_traces(store: str, query: TraceListQuery) -> int:
