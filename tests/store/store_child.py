@@ -18,7 +18,7 @@ import time
 def write(store: str, count: int, tag: str) -> None:
     import tracepond
 
-    tracepond.configure(store=store, flush_interval_s=0.05, batch_size=50)
+    tracepond.configure(store=store, flush_interval_s=0.05)  # many small batches, interleaved
     for index in range(count):
         with tracepond.start_span(f"{tag}-{index}", span_type="CHAIN", inputs={"i": index}) as root:
             with tracepond.start_span("retrieve", span_type="RETRIEVER"):

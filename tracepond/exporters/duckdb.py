@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import contextlib
 import logging
 import os
 import random
@@ -34,7 +35,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from tracepond.errors import StoreError, StoreLockedError, log_internal_error
 from tracepond.store.connection import check_store, open_store
 from tracepond.store.rows import SpanRecord, TraceStart, span_record, trace_start
-from tracepond.store.writer import write_in_transaction
+from tracepond.store.writer import PreparedBatch, prepare_batch, write_prepared
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -47,6 +48,8 @@ _DEFAULT_BATCH_SIZE = 2_000
 _DEFAULT_FLUSH_INTERVAL_S = 1.0
 _OPEN_ATTEMPT_S = 0.5  # one try at the lock; the batch stays queued when it fails
 _HOLD_S = 0.25  # longest a writer keeps the file while it has a backlog, so others get a turn
+_GAP_S = (0.02, 0.05)
+_PREPARE_AHEAD = 4  # prepared batches waiting for the store (each at most batch_size spans)  # then it waits this long before its next turn (readers retry every ~10 ms)
 _LIVE_LIMIT = 1_000_000  # span ids remembered for root detection (spans never ended leak here)
 SOURCE = "duckdb"
 
@@ -90,7 +93,7 @@ class DuckDBSpanProcessor(SpanProcessor):
         store_path: str,
         settings: Any = None,
         *,
-        shutdown_timeout_s: float = 10.0,
+        shutdown_timeout_s: float = 20.0,
     ) -> None:
         check_store(str(store_path))
         self.store_path = str(store_path)
@@ -108,7 +111,7 @@ class DuckDBSpanProcessor(SpanProcessor):
         self._queue: collections.deque[ReadableSpan | TraceStart | _FlushMarker] = (
             collections.deque()
         )
-        self._pending: list[ReadableSpan | TraceStart | _FlushMarker] = []
+        self._prepared: list[tuple[PreparedBatch, list[_FlushMarker]]] = []
         self._landed: list[_FlushMarker] = []  # flushes whose spans are committed
         self._live: set[int] = set()
         self._roots: set[int] = set()
@@ -119,6 +122,8 @@ class DuckDBSpanProcessor(SpanProcessor):
         self._warned = False
         self._closed = False
         self._stop_at: float | None = None
+        self._abandoned = False
+        self._conn: Any = None  # the writer's open connection, to interrupt at a late exit
         self._written = 0
         self._worker = threading.Thread(
             target=self._run, name="tracepond-duckdb-writer", daemon=True
@@ -202,7 +207,7 @@ class DuckDBSpanProcessor(SpanProcessor):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Write everything queued so far; False when it did not land within the timeout."""
         if not self._worker.is_alive():
-            return not self._queue and not self._pending
+            return self._idle()
         marker = _FlushMarker()
         self._queue.append(marker)
         self._wake.set()
@@ -216,9 +221,19 @@ class DuckDBSpanProcessor(SpanProcessor):
         self._stop_at = time.monotonic() + self._shutdown_timeout_s
         self._wake.set()
         self._worker.join(self._shutdown_timeout_s + 1.0)
-        left = sum(1 for item in (*self._pending, *self._queue) if isinstance(item, ReadableSpan))
+        if self._worker.is_alive():  # still waiting or writing: stop it before the exit does
+            self._abandoned = True
+            conn = self._conn
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.interrupt()
+            self._worker.join(2.0)
+        left = sum(batch.span_count for batch, _ in self._prepared)
+        left += sum(1 for item in self._queue if isinstance(item, ReadableSpan))
+        self._abandoned = True  # a writer still busy stops quietly; the interpreter is leaving
         if left:
-            self._count_drop(left)
+            with self._drop_lock:
+                self._dropped_total += left
             logger.warning(
                 "tracepond: %d spans were not written to %s before exit (the store stayed locked "
                 "by another process)",
@@ -233,6 +248,8 @@ class DuckDBSpanProcessor(SpanProcessor):
             while True:
                 self._wake.wait(self._interval)
                 self._wake.clear()
+                if self._abandoned:
+                    return
                 self._write_available()
                 if self._stop_at is not None and (
                     self._idle() or time.monotonic() >= self._stop_at
@@ -240,69 +257,61 @@ class DuckDBSpanProcessor(SpanProcessor):
                     return
 
     def _idle(self) -> bool:
-        return not self._queue and not self._pending and not self._dropped_unrecorded
+        return not self._queue and not self._prepared and not self._dropped_unrecorded
 
     def _write_available(self) -> None:
-        """Write batches while there is work, holding the store at most _HOLD_S at a time."""
+        """Write batches while there is work. Batches are prepared (converted to Arrow) before
+        the store is opened, so the file is held only for the SQL, and at most _HOLD_S."""
         while not self._idle():
+            self._prepare_ahead()
             try:
                 with open_store(self.store_path, timeout_s=_OPEN_ATTEMPT_S) as conn:
+                    self._conn = conn
                     # Batches are small queries: one thread leaves the other cores to the app.
                     conn.execute("SET threads = 1")
                     hold_until = time.monotonic() + _HOLD_S
-                    while not self._idle() and time.monotonic() < hold_until:
-                        self._write_one(conn)
+                    while self._prepared and time.monotonic() < hold_until:
+                        batch, markers = self._prepared[0]
+                        self._written += write_prepared(conn, batch)
+                        self._prepared.pop(0)
+                        self._landed.extend(markers)
+                self._conn = None
                 self._release_markers()  # after the close: a flushed store is free to open
             except StoreLockedError:
                 stopping = self._stop_at is not None
                 if not stopping or time.monotonic() >= self._stop_at:  # type: ignore[operator]
-                    return  # contended: the batch stays pending, retried on the next wake-up
+                    return  # contended: the batches stay prepared, retried on the next wake-up
             except StoreError as error:  # the file became unusable (replaced, newer schema)
-                self._give_up_pending(error)
+                self._give_up_prepared(error)
                 return
             except Exception:
-                self._give_up_pending(None)
-                log_internal_error("DuckDBSpanProcessor writer")
+                self._conn = None
+                self._give_up_prepared(None)
+                if not self._abandoned:
+                    log_internal_error("DuckDBSpanProcessor writer")
                 return
             if not self._idle():
-                time.sleep(random.uniform(0.002, 0.01))  # let other processes take the lock
+                time.sleep(random.uniform(*_GAP_S))  # a gap for other processes' turn
 
-    def _take(self) -> list[ReadableSpan | TraceStart | _FlushMarker]:
-        """The pending batch, topped up from the queue to at most batch_size spans."""
-        batch = self._pending
-        spans = sum(1 for item in batch if isinstance(item, ReadableSpan))
-        queue = self._queue
-        while queue and spans < self._batch_size:
-            item = queue.popleft()
-            batch.append(item)
-            if isinstance(item, ReadableSpan):
-                spans += 1
-        return batch
-
-    def _write_one(self, conn: Any) -> None:
-        batch = self._take()
-        records: list[SpanRecord] = []
-        starts: list[TraceStart] = []
-        markers: list[_FlushMarker] = []
-        for item in batch:
-            if isinstance(item, _FlushMarker):
-                markers.append(item)
-            elif isinstance(item, TraceStart):
-                starts.append(item)
-            else:
-                records.append(self._record(item))
-        with self._drop_lock:
-            dropped, self._dropped_unrecorded = self._dropped_unrecorded, 0
-        try:
-            self._written += write_in_transaction(
-                conn, records, starts, dropped=dropped, source=SOURCE
-            )
-        except BaseException:
+    def _prepare_ahead(self) -> None:
+        """Turn queued items into prepared batches (at most _PREPARE_AHEAD waiting)."""
+        while len(self._prepared) < _PREPARE_AHEAD and (self._queue or self._dropped_unrecorded):
+            records: list[SpanRecord] = []
+            starts: list[TraceStart] = []
+            markers: list[_FlushMarker] = []
+            queue = self._queue
+            while queue and len(records) < self._batch_size:
+                item = queue.popleft()
+                if isinstance(item, _FlushMarker):
+                    markers.append(item)
+                elif isinstance(item, TraceStart):
+                    starts.append(item)
+                else:
+                    records.append(self._record(item))
             with self._drop_lock:
-                self._dropped_unrecorded += dropped
-            raise
-        self._pending = []
-        self._landed.extend(markers)
+                dropped, self._dropped_unrecorded = self._dropped_unrecorded, 0
+            batch = prepare_batch(records, starts, dropped=dropped, source=SOURCE)
+            self._prepared.append((batch, markers))
 
     def _release_markers(self) -> None:
         landed, self._landed = self._landed, []
@@ -315,16 +324,16 @@ class DuckDBSpanProcessor(SpanProcessor):
         self._roots.discard(span_id)
         return span_record(span, is_root)
 
-    def _give_up_pending(self, error: StoreError | None) -> None:
-        """A batch that cannot be written is dropped (and counted), never retried forever."""
-        batch, self._pending = self._take(), []
-        lost = sum(1 for item in batch if isinstance(item, ReadableSpan))
-        for item in batch:
-            if isinstance(item, _FlushMarker):
-                item.done.set()
+    def _give_up_prepared(self, error: StoreError | None) -> None:
+        """Batches that cannot be written are dropped (and counted), never retried forever."""
+        self._prepare_ahead()
+        prepared, self._prepared = self._prepared, []
+        lost = sum(batch.span_count for batch, _ in prepared)
+        for _, markers in prepared:
+            for marker in markers:
+                marker.done.set()
         if lost:
-            self._count_drop(lost)
             with self._drop_lock:
-                self._dropped_unrecorded -= lost  # the store cannot take the count either
+                self._dropped_total += lost  # the store cannot take the count either
         if error is not None and lost:
             logger.warning("tracepond: could not write %d spans to the store: %s", lost, error)

@@ -30,10 +30,15 @@ from typing import Any
 
 import duckdb
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: DuckDB's lock alone decides
+    fcntl = None  # type: ignore[assignment]
+
 from tracepond.errors import ConfigError, NotAStoreError, StoreError, StoreLockedError
 from tracepond.store import migrations
 
-DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT_S = 15.0
 """How long an open keeps retrying a store locked by another process before giving up."""
 
 _LOCK_MESSAGES = (
@@ -41,8 +46,11 @@ _LOCK_MESSAGES = (
     # Another connection of this process (not opened through tracepond) with other settings.
     "different configuration than existing connections",
 )
+# Retry quickly: writers leave gaps of 20-50 ms between their turns (see the DuckDB exporter),
+# and a waiter polling every ~10 ms lands in one; a failed open costs well under a millisecond.
 _FIRST_BACKOFF_S = 0.002
-_MAX_BACKOFF_S = 0.05
+_MAX_BACKOFF_S = 0.01
+_TURN_POLL_S = 0.002
 _DUCKDB_MAGIC = b"DUCK"  # bytes 8..12 of every DuckDB database file
 
 # Read-only connections cannot write the store; these settings also refuse files, ATTACH,
@@ -185,20 +193,58 @@ def open_store(
     if not lock.acquire(timeout=max(timeout_s, 0.0)):
         raise StoreLockedError(f"{path} stayed busy in this process for more than {timeout_s}s")
     try:
-        conn = _connect(path, read_only, deadline)
-        try:
-            if read_only and _read_only_version(conn, path) < migrations.CURRENT_VERSION:
-                conn.close()  # an older store: migrate it with a short write open, then read
-                with _closing(_connect(path, False, deadline)) as writer:
-                    _check_schema(writer, path, read_only=False)
-                conn = _connect(path, True, deadline)
-            elif not read_only:
-                _check_schema(conn, path, read_only=False)
-            yield conn
-        finally:
-            conn.close()
+        with _turnstile(path, exclusive=not read_only, deadline=deadline):
+            yield from _open_checked(path, read_only, deadline)
     finally:
         lock.release()
+
+
+def _open_checked(
+    path: str, read_only: bool, deadline: float
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    conn = _connect(path, read_only, deadline)
+    try:
+        if read_only and _read_only_version(conn, path) < migrations.CURRENT_VERSION:
+            conn.close()  # an older store: migrate it with a short write open, then read
+            with _closing(_connect(path, False, deadline)) as writer:
+                _check_schema(writer, path, read_only=False)
+            conn = _connect(path, True, deadline)
+        elif not read_only:
+            _check_schema(conn, path, read_only=False)
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def _turnstile(path: str, *, exclusive: bool, deadline: float) -> Iterator[None]:
+    """Take turns with tracepond's other processes through an advisory lock on ``PATH.lock``
+    (exclusive to write, shared to read), polled every 2 ms. DuckDB's own lock cannot be waited
+    on, and polling DuckDB opens is slower and unfair; this keeps a busy writer from starving
+    the others. Without fcntl (Windows) or a writable directory, DuckDB's lock alone decides."""
+    if fcntl is None:
+        yield
+        return
+    try:
+        fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:
+        yield
+        return
+    try:
+        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+        while True:
+            try:
+                fcntl.flock(fd, mode | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise StoreLockedError(
+                        f"{path} stayed busy: another tracepond process kept it past the deadline"
+                    ) from None
+                time.sleep(_TURN_POLL_S)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 @contextmanager

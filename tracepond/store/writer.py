@@ -1,21 +1,22 @@
 """Writing spans to the store: one transaction per batch, ``traces`` kept consistent.
 
-A batch (spans, root-span starts, and the count of spans dropped since the last batch) is written
-in ONE transaction on a short-lived connection (:func:`tracepond.store.connection.open_store`):
+A batch is first *prepared* without touching the store (:func:`prepare_batch`: rows become Arrow
+tables, or row lists when pyarrow is absent), so the file stays locked only for the SQL. Then
+:func:`write_prepared` runs ONE transaction on a short-lived connection:
 
-1. the batch's spans are loaded as an Arrow table (or a temporary table when pyarrow is absent);
-2. spans already in the store are left out (same trace_id and span_id: an OTLP retry or a
-   replayed batch writes nothing twice). The lookup is limited to the batch's start-time range
-   so DuckDB's zone maps skip old row groups;
-3. new spans and their events are appended;
-4. the ``traces`` rows of the batch's traces are folded with the new spans in SQL
+1. spans already in the store are left out (same trace_id and span_id: an OTLP retry or a
+   replayed batch writes nothing twice). The lookup is limited to the batch's start-time range,
+   so DuckDB's zone maps skip old row groups, and the usual batch without duplicates is not
+   copied;
+2. new spans and their events are appended;
+3. the ``traces`` rows of the batch's traces are folded with the new spans in SQL
    (:mod:`tracepond.store.traces_fold`): old rows deleted, merged rows inserted;
-5. dropped-span counts are appended to ``writer_stats``.
+4. dropped-span counts are appended to ``writer_stats``.
 
 Either all of it lands or none of it does.
 
 Public entry points: :func:`write_spans` (finished ``ReadableSpan`` objects, e.g. decoded from
-OTLP), :func:`write_batch` (prepared records, used by the DuckDB span processor) and
+OTLP), :func:`write_batch` (prepared records, as the DuckDB span processor makes them) and
 :func:`record_dropped`.
 """
 
@@ -25,6 +26,7 @@ import contextlib
 import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -42,21 +44,38 @@ from tracepond.store.traces_fold import (
 
 try:  # pyarrow is in the `all` extra; without it batches go through temporary tables
     import pyarrow as pa
-except ImportError:  # pragma: no cover - exercised by the no-pyarrow CI job only
+except ImportError:  # pragma: no cover - exercised by a subprocess test that hides pyarrow
     pa = None
 
 _EPOCH = dt.datetime(1970, 1, 1)
-_BATCH_COLUMNS = ROW_COLUMNS
 _SPAN_TIMES = (S["start_time"], S["end_time"])
-S_START = S["start_time"]
+_START = S["start_time"]
+
+Columns = Sequence[tuple[str, str]]
 
 
-def write_spans(
-    store: str,
-    spans: Iterable[Any],
-    *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-) -> int:
+@dataclass
+class _Table:
+    columns: Columns
+    rows: list[tuple[Any, ...]]
+    time_columns: Sequence[int] = ()
+    sequence: str | None = None
+    arrow: Any = None  # the same rows as a pyarrow.Table, when pyarrow is installed
+
+
+@dataclass
+class PreparedBatch:
+    """A batch ready to be written: everything done that does not need the store."""
+
+    tables: dict[str, _Table] = field(default_factory=dict)
+    span_count: int = 0
+    window: tuple[dt.datetime, dt.datetime] | None = None  # the spans' start-time range
+    has_traces: bool = False
+    dropped: int = 0
+    source: str = "duckdb"
+
+
+def write_spans(store: str, spans: Iterable[Any], *, timeout_s: float = DEFAULT_TIMEOUT_S) -> int:
     """Write finished OpenTelemetry ``ReadableSpan`` objects in one transaction.
 
     A span whose parent is absent is a trace's root. Returns how many spans were new (spans
@@ -77,33 +96,73 @@ def write_batch(
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> int:
     """Write one batch in one transaction; return the number of spans that were new."""
+    batch = prepare_batch(records, starts, dropped=dropped, source=source)
     with open_store(store, timeout_s=timeout_s) as conn:
-        return write_in_transaction(conn, records, starts, dropped=dropped, source=source)
-
-
-def write_in_transaction(
-    conn: duckdb.DuckDBPyConnection,
-    records: Sequence[SpanRecord],
-    starts: Sequence[TraceStart] = (),
-    *,
-    dropped: int = 0,
-    source: str = "duckdb",
-) -> int:
-    """Write one batch on an open read-write connection, in one transaction; return new spans."""
-    conn.execute("BEGIN TRANSACTION")
-    try:
-        written = _write(conn, _unique(records), list(starts), dropped, source)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return written
+        return write_prepared(conn, batch)
 
 
 def record_dropped(store: str, dropped: int, source: str, *, timeout_s: float = 1.0) -> None:
     """Add ``dropped`` spans lost by ``source`` to the store's writer_stats."""
     if dropped > 0:
         write_batch(store, [], dropped=dropped, source=source, timeout_s=timeout_s)
+
+
+def prepare_batch(
+    records: Sequence[SpanRecord],
+    starts: Sequence[TraceStart] = (),
+    *,
+    dropped: int = 0,
+    source: str = "duckdb",
+) -> PreparedBatch:
+    """Everything about a batch that does not need the store (so the lock is held briefly)."""
+    records = _unique(records)
+    batch = PreparedBatch(dropped=dropped, source=source, span_count=len(records))
+    batch.has_traces = bool(records or starts)
+    if records:
+        begins = [r.row[_START] for r in records]
+        batch.window = (_timestamp(min(begins)), _timestamp(max(begins)))
+    if not batch.has_traces:
+        return batch
+    batch.tables["tp_batch"] = _table(
+        ROW_COLUMNS, [r.row for r in records], _SPAN_TIMES, sequence="tp_seq"
+    )
+    events = [event for record in records for event in record.events]
+    if events:
+        batch.tables["tp_events"] = _table(EVENT_COLUMNS, events, (3,))
+    start_rows = [
+        (s.trace_id, s.span_id, s.name, s.start_us, *(s.trace_fields.get(f) for f in START_FIELDS))
+        for s in starts
+    ]
+    batch.tables["tp_starts"] = _table(START_COLUMNS, start_rows, (3,))
+    batch.tables["tp_objects"] = _table(OBJECT_COLUMNS, _object_rows(records, starts))
+    return batch
+
+
+def write_prepared(conn: duckdb.DuckDBPyConnection, batch: PreparedBatch) -> int:
+    """Write a prepared batch on an open read-write connection, in ONE transaction; return the
+    number of spans that were new."""
+    conn.execute("BEGIN TRANSACTION")
+    try:
+        for name, table in batch.tables.items():
+            _register(conn, name, table)
+        written = _insert_new_spans(conn, batch) if batch.span_count else 0
+        if batch.has_traces:
+            if not batch.span_count:
+                conn.execute("CREATE OR REPLACE TEMP VIEW tp_new AS SELECT * FROM tp_batch")
+            for statement in FOLD_STATEMENTS:
+                conn.execute(statement)
+        if batch.dropped:
+            conn.execute(
+                "INSERT INTO writer_stats VALUES (?, ?, ?, ?)",
+                [_utcnow(), batch.source, os.getpid(), batch.dropped],
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    finally:
+        _cleanup(conn, batch)
+    return written
 
 
 def _unique(records: Sequence[SpanRecord]) -> list[SpanRecord]:
@@ -117,40 +176,32 @@ def _unique(records: Sequence[SpanRecord]) -> list[SpanRecord]:
     return unique
 
 
-def _write(
-    conn: duckdb.DuckDBPyConnection,
-    records: list[SpanRecord],
-    starts: list[TraceStart],
-    dropped: int,
-    source: str,
-) -> int:
-    written = _insert_new_spans(conn, records) if records else 0
-    if records or starts:
-        _load_trace_inputs(conn, records, starts)
-        for statement in FOLD_STATEMENTS:
-            conn.execute(statement)
-    if dropped:
-        conn.execute(
-            "INSERT INTO writer_stats VALUES (?, ?, ?, ?)",
-            [_utcnow(), source, os.getpid(), dropped],
-        )
-    conn.execute("DROP VIEW IF EXISTS tp_new")
-    conn.execute("DROP TABLE IF EXISTS tp_deduplicated")
-    for name in ("tp_batch", "tp_events", "tp_starts", "tp_objects"):
-        _unload(conn, name)
-    return written
+def _object_rows(
+    records: Sequence[SpanRecord], starts: Sequence[TraceStart]
+) -> list[tuple[Any, ...]]:
+    """Per trace, the batch's tags and metadata merged in arrival order (later wins)."""
+    tags: dict[str, dict[str, Any]] = {}
+    metadata: dict[str, dict[str, Any]] = {}
+    for start in starts:  # a root starts before any span of its trace ends
+        merge_objects(tags, start.trace_id, start.tags)
+        merge_objects(metadata, start.trace_id, start.metadata)
+    for record in records:
+        if record.tags or record.metadata:
+            merge_objects(tags, record.row[0], record.tags)
+            merge_objects(metadata, record.row[0], record.metadata)
+    return [
+        (trace_id, _json_or_none(tags.get(trace_id)), _json_or_none(metadata.get(trace_id)))
+        for trace_id in tags.keys() | metadata.keys()
+    ]
 
 
-def _insert_new_spans(conn: duckdb.DuckDBPyConnection, records: list[SpanRecord]) -> int:
+def _insert_new_spans(conn: duckdb.DuckDBPyConnection, batch: PreparedBatch) -> int:
     """Append the batch's spans that the store does not have yet, with their events.
 
     A stored duplicate has the same start time, so the lookup reads only the row groups whose
     start times overlap the batch's (DuckDB's zone maps skip the rest)."""
-    rows = [r.row for r in records]
-    _load(conn, "tp_batch", _BATCH_COLUMNS, rows, time_columns=_SPAN_TIMES, sequence="tp_seq")
-    starts = [r.row[S_START] for r in records]
-    window = [_timestamp(min(starts)), _timestamp(max(starts))]
     stored = "SELECT trace_id, span_id FROM spans WHERE start_time BETWEEN ? AND ?"
+    window = list(batch.window or ())
     duplicates = conn.execute(
         f"SELECT count(*) FROM tp_batch b SEMI JOIN ({stored}) s "
         "ON s.trace_id = b.trace_id AND s.span_id = b.span_id",
@@ -158,19 +209,17 @@ def _insert_new_spans(conn: duckdb.DuckDBPyConnection, records: list[SpanRecord]
     ).fetchall()[0][0]
     if duplicates:
         conn.execute(
-            f"CREATE OR REPLACE TEMP TABLE tp_deduplicated AS SELECT * FROM tp_batch b "
+            "CREATE OR REPLACE TEMP TABLE tp_deduplicated AS SELECT * FROM tp_batch b "
             f"ANTI JOIN ({stored}) s ON s.trace_id = b.trace_id AND s.span_id = b.span_id",
             window,
         )
         conn.execute("CREATE OR REPLACE TEMP VIEW tp_new AS SELECT * FROM tp_deduplicated")
     else:  # the usual case: no copy
         conn.execute("CREATE OR REPLACE TEMP VIEW tp_new AS SELECT * FROM tp_batch")
-    written = int(conn.execute("SELECT count(*) FROM tp_new").fetchall()[0][0])
+    written = batch.span_count - int(duplicates)
     if written:
         conn.execute("INSERT INTO spans BY NAME SELECT * EXCLUDE (tp_is_root, tp_seq) FROM tp_new")
-        events = [event for record in records for event in record.events]
-        if events:
-            _load(conn, "tp_events", EVENT_COLUMNS, events, time_columns=(3,))
+        if "tp_events" in batch.tables:
             conn.execute(
                 "INSERT INTO span_events BY NAME SELECT e.* FROM tp_events e SEMI JOIN tp_new n "
                 "ON e.trace_id = n.trace_id AND e.span_id = n.span_id"
@@ -178,38 +227,11 @@ def _insert_new_spans(conn: duckdb.DuckDBPyConnection, records: list[SpanRecord]
     return written
 
 
-def _load_trace_inputs(
-    conn: duckdb.DuckDBPyConnection, records: list[SpanRecord], starts: list[TraceStart]
-) -> None:
-    """tp_new (when no spans), tp_starts and tp_objects: what FOLD_STATEMENTS read."""
-    if not records:
-        _load(conn, "tp_batch", _BATCH_COLUMNS, [], time_columns=_SPAN_TIMES, sequence="tp_seq")
-        conn.execute("CREATE OR REPLACE TEMP VIEW tp_new AS SELECT * FROM tp_batch")
-    start_rows = [
-        (s.trace_id, s.span_id, s.name, s.start_us, *(s.trace_fields.get(f) for f in START_FIELDS))
-        for s in starts
-    ]
-    _load(conn, "tp_starts", START_COLUMNS, start_rows, time_columns=(3,))
-    tags: dict[str, dict[str, Any]] = {}
-    metadata: dict[str, dict[str, Any]] = {}
-    for start in starts:  # a root starts before any span of its trace ends
-        merge_objects(tags, start.trace_id, start.tags)
-        merge_objects(metadata, start.trace_id, start.metadata)
-    for record in records:
-        merge_objects(tags, record.row[0], record.tags)
-        merge_objects(metadata, record.row[0], record.metadata)
-    object_rows = [
-        (trace_id, _json_or_none(tags.get(trace_id)), _json_or_none(metadata.get(trace_id)))
-        for trace_id in tags.keys() | metadata.keys()
-    ]
-    _load(conn, "tp_objects", OBJECT_COLUMNS, object_rows)
-
-
 def _json_or_none(value: dict[str, Any] | None) -> str | None:
     return None if value is None else orjson.dumps(value, default=str).decode()
 
 
-# --- loading Python rows into DuckDB -------------------------------------------------------------
+# --- Python rows as DuckDB tables ------------------------------------------------------------------
 
 _ARROW_TYPES: dict[str, Any] = {}
 
@@ -227,16 +249,14 @@ def _arrow_type(kind: str) -> Any:
     return _ARROW_TYPES[kind]
 
 
-def _load(
-    conn: duckdb.DuckDBPyConnection,
-    name: str,
-    columns: Sequence[tuple[str, str]],
-    rows: Sequence[tuple[Any, ...]],
+def _table(
+    columns: Columns,
+    rows: list[tuple[Any, ...]],
     time_columns: Sequence[int] = (),
     sequence: str | None = None,
-) -> None:
-    """Make ``rows`` queryable as table ``name`` for this connection (times in µs), with a
-    ``sequence`` column numbering the rows when asked."""
+) -> _Table:
+    """Rows (times in integer µs) as a table to register; built as Arrow when possible."""
+    table = _Table(columns, rows, time_columns, sequence)
     if pa is not None:
         data = list(zip(*rows, strict=True)) if rows else [()] * len(columns)
         arrays = [
@@ -247,11 +267,19 @@ def _load(
         if sequence is not None:
             arrays.append(pa.array(range(len(rows)), type=pa.int64()))
             names.append(sequence)
-        conn.register(name, pa.Table.from_arrays(arrays, names=names))
+        table.arrow = pa.Table.from_arrays(arrays, names=names)
+        table.rows = []  # the Arrow copy is enough
+    return table
+
+
+def _register(conn: duckdb.DuckDBPyConnection, name: str, table: _Table) -> None:
+    if table.arrow is not None:
+        conn.register(name, table.arrow)
         return
-    if sequence is not None:
+    columns, rows = table.columns, table.rows
+    if table.sequence is not None:
         rows = [(*row, index) for index, row in enumerate(rows)]
-        columns = (*columns, (sequence, "BIGINT"))
+        columns = (*columns, (table.sequence, "BIGINT"))
     definition = ", ".join(
         f"{column} {'BIGINT' if kind == 'TIMESTAMP' else kind}" for column, kind in columns
     )
@@ -260,19 +288,24 @@ def _load(
         marks = ", ".join("?" for _ in columns)
         conn.executemany(f"INSERT INTO {name}_raw VALUES ({marks})", [list(row) for row in rows])
     select = ", ".join(
-        f"make_timestamp({column}) AS {column}" if index in time_columns else column
+        f"make_timestamp({column}) AS {column}" if index in table.time_columns else column
         for index, (column, _) in enumerate(columns)
     )
     conn.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT {select} FROM {name}_raw")
 
 
-def _unload(conn: duckdb.DuckDBPyConnection, name: str) -> None:
-    if pa is not None:
-        with contextlib.suppress(duckdb.Error):  # not registered in this batch
-            conn.unregister(name)
-        return
-    conn.execute(f"DROP VIEW IF EXISTS temp.{name}")
-    conn.execute(f"DROP TABLE IF EXISTS temp.{name}_raw")
+def _cleanup(conn: duckdb.DuckDBPyConnection, batch: PreparedBatch) -> None:
+    """Drop this batch's temporary objects (the connection may be reused for the next one)."""
+    with contextlib.suppress(duckdb.Error):
+        conn.execute("DROP VIEW IF EXISTS tp_new")
+        conn.execute("DROP TABLE IF EXISTS tp_deduplicated")
+    for name, table in batch.tables.items():
+        with contextlib.suppress(duckdb.Error):
+            if table.arrow is not None:
+                conn.unregister(name)
+            else:
+                conn.execute(f"DROP VIEW IF EXISTS {name}")
+                conn.execute(f"DROP TABLE IF EXISTS {name}_raw")
 
 
 def _timestamp(microseconds: int) -> dt.datetime:
