@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tests.viewer.conftest import XSS_NAME, SampleStore
 from tracepond.store.writer import write_spans
+from tracepond.viewer.server import create_app
 
 TRACE_KEYS = {
     "trace_id",
@@ -272,6 +273,9 @@ async def test_sql_reads_and_refuses_writes(client: httpx.AsyncClient) -> None:
         "CREATE TABLE x (a INT)",
         "COPY spans TO '/tmp/x.csv'",
         "ATTACH '/tmp/other.duckdb'",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "INSTALL httpfs",
+        "SET threads = 1",
     ):
         refused = await client.post("/api/sql", json={"sql": statement})
         assert refused.status_code == 400 and refused.json()["kind"] == "query", statement
@@ -333,3 +337,19 @@ async def test_runs_and_models_endpoints_list_what_the_store_has(
     assert runs["columns"][0] == "run_id"
     models = (await client.get("/api/models")).json()["models"]
     assert [m["model_id"] for m in models] == [model.model_id] and models[0]["traces"] == 0
+
+
+async def test_a_slow_statement_is_stopped(sample_store: SampleStore) -> None:
+    app = create_app(sample_store.path, sql_timeout_s=0.3)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+        began = time.monotonic()
+        response = await c.post(
+            "/api/sql",
+            json={"sql": "SELECT count(*) FROM range(100000000000) a(x) WHERE x % 7 = 3"},
+        )
+        assert response.status_code == 400 and "ran longer than 0.3 s" in response.json()["error"]
+        assert time.monotonic() - began < 10
+        assert (
+            await c.post("/api/sql", json={"sql": "SELECT 1"})
+        ).status_code == 200  # still serving

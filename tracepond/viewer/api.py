@@ -264,14 +264,16 @@ async def sql_json(request: Request) -> Any:
     limit = body.get("limit", 1000)
     if not isinstance(limit, int) or not 1 <= limit <= 100_000:
         raise BadRequest("limit must be an integer from 1 to 100000")
-    return await run_in_threadpool(queries.run_sql, _store(request), body["sql"], limit)
+    timeout_s = float(request.app.state.sql_timeout_s)
+    return await run_in_threadpool(queries.run_sql, _store(request), body["sql"], limit, timeout_s)
 
 
 async def sql_csv(request: Request) -> Any:
     statement = request.query_params.get("sql", "")
     if not statement.strip():
         raise BadRequest("sql parameter is required")
-    text = await run_in_threadpool(queries.sql_csv, _store(request), statement)
+    timeout_s = float(request.app.state.sql_timeout_s)
+    text = await run_in_threadpool(queries.sql_csv, _store(request), statement, timeout_s)
     return Response(
         text.encode(),
         media_type="text/csv; charset=utf-8",

@@ -277,10 +277,12 @@ def _totals(store: str, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
 # --- the SQL console, runs and models --------------------------------------------------------
 
 
-def run_sql(store: str, statement: str, limit: int) -> dict[str, Any]:
+def run_sql(
+    store: str, statement: str, limit: int, timeout_s: float = SQL_CONSOLE_TIMEOUT_S
+) -> dict[str, Any]:
     """A read-only statement's first ``limit`` rows, its column names and how long it took."""
     began = time.perf_counter()
-    columns, rows = store_access.user_sql(store, statement, limit + 1, SQL_CONSOLE_TIMEOUT_S)
+    columns, rows = store_access.user_sql(store, statement, limit + 1, timeout_s)
     elapsed = (time.perf_counter() - began) * 1000
     return {
         "columns": columns,
@@ -294,8 +296,8 @@ def run_sql(store: str, statement: str, limit: int) -> dict[str, Any]:
 MAX_CSV_ROWS = 1_000_000
 
 
-def sql_csv(store: str, statement: str) -> str:
-    columns, rows = store_access.user_sql(store, statement, MAX_CSV_ROWS, SQL_CONSOLE_TIMEOUT_S)
+def sql_csv(store: str, statement: str, timeout_s: float = SQL_CONSOLE_TIMEOUT_S) -> str:
+    columns, rows = store_access.user_sql(store, statement, MAX_CSV_ROWS, timeout_s)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(columns)

@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from tracepond.errors import ConfigError
 from tracepond.viewer import api, ingest
+from tracepond.viewer.queries import SQL_CONSOLE_TIMEOUT_S
 from tracepond.viewer.security import Guard, is_loopback_host
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -48,8 +49,11 @@ async def index(request: Request) -> Response:
     return FileResponse(STATIC_DIR / "index.html", headers={"cache-control": "no-cache"})
 
 
-def create_app(store: str | Path, token: str | None = None) -> Any:
-    """The viewer as an ASGI app over the store at ``store``; ``token`` guards every request."""
+def create_app(
+    store: str | Path, token: str | None = None, *, sql_timeout_s: float = SQL_CONSOLE_TIMEOUT_S
+) -> Any:
+    """The viewer as an ASGI app over the store at ``store``; ``token`` guards every request;
+    the SQL console stops a statement after ``sql_timeout_s``."""
     if token is not None:
         check_token(token)
     store_path = str(store)
@@ -63,6 +67,7 @@ def create_app(store: str | Path, token: str | None = None) -> Any:
     )
     starlette.state.store = store_path
     starlette.state.ingest = ingest.IngestWriter(store_path)
+    starlette.state.sql_timeout_s = sql_timeout_s
     return Guard(starlette, token)
 
 
