@@ -3,6 +3,7 @@ sees what it sees untraced."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterator
 from typing import Any
@@ -147,6 +148,8 @@ async def test_async_stream_exit(
     try:
         traced = await run_async(groq_server, exit_path)
         gc.collect()
+        for _ in range(3):  # let the loop finalize async generators left by `break`
+            await asyncio.sleep(0)
     finally:
         tracepond.autolog(disable=True)
     assert traced == untraced
