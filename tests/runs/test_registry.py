@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +132,15 @@ def _register_many(
     start: Any,
     out: multiprocessing.Queue,  # type: ignore[type-arg]
 ) -> None:
-    start.wait(timeout=120)  # every process registers at the same moment
-    versions = [
-        tracepond.register_model(model_id, "shared", store=store).version for _ in range(count)
-    ]
-    out.put(versions)
+    try:
+        start.wait(timeout=120)  # every process registers at the same moment
+        versions = [
+            tracepond.register_model(model_id, "shared", store=store).version for _ in range(count)
+        ]
+        out.put(("ok", versions))
+    except BaseException:
+        out.put(("error", traceback.format_exc()))
+        raise
 
 
 @pytest.mark.slow
@@ -152,13 +157,15 @@ def test_processes_registering_at_once_get_distinct_consecutive_versions(store: 
     ]
     for worker in workers:
         worker.start()
-    results = [out.get(timeout=240) for _ in workers]
+    results = [out.get(timeout=280) for _ in workers]
     for worker in workers:
         worker.join(timeout=60)
-        assert worker.exitcode == 0
-    every = sorted(v for versions in results for v in versions)
+    failures = [detail for outcome, detail in results if outcome != "ok"]
+    assert not failures, failures[0]
+    assert [worker.exitcode for worker in workers] == [0] * processes
+    every = sorted(v for _, versions in results for v in versions)
     assert every == list(range(1, processes * each + 1))
-    for versions in results:
+    for _, versions in results:
         assert versions == sorted(versions)  # each process saw its own versions increase
     stored = [v.version for v in tracepond.search_model_versions(filter="name = 'shared'")]
     assert sorted(stored) == every
