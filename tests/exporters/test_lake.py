@@ -204,3 +204,14 @@ async def test_viewer_api_serves_the_lake(exported: tuple[str, Path]) -> None:
     assert sorted(p.name for p in out.iterdir()) == sorted(
         ["_tracepond_export.json", "span_events", "spans", "traces"]
     )
+
+
+def test_doctor_reads_a_lake(exported: tuple[str, Path]) -> None:
+    from click.testing import CliRunner
+
+    from tracepond.cli import main
+
+    _, out = exported
+    result = CliRunner().invoke(main, ["doctor", "--store", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "traces:          8" in result.output and "dropped spans:   0" in result.output

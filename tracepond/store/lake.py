@@ -72,12 +72,29 @@ def open_lake(uri: str) -> duckdb.DuckDBPyConnection:
             else:  # an export of a store that never had, say, events
                 conn.register(source, _empty_table(columns))
             conn.execute(f"CREATE VIEW {table} AS SELECT {_view_columns(columns)} FROM {source}")
+        _bookkeeping_views(conn)
         conn.execute("SET enable_external_access = false")
         conn.execute("SET lock_configuration = true")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _bookkeeping_views(conn: duckdb.DuckDBPyConnection) -> None:
+    """``schema_version`` and ``writer_stats`` as a store has them, so `tracepond doctor` reads a
+    lake too: the views above follow the current schema, and a lake drops nothing."""
+    from tracepond.store.migrations import CURRENT_VERSION
+
+    conn.execute(
+        "CREATE VIEW schema_version AS SELECT "
+        f"{int(CURRENT_VERSION)}::INTEGER AS version, "
+        "'read-only Parquet lake' AS description, NULL::TIMESTAMP AS applied_at"
+    )
+    conn.execute(
+        "CREATE VIEW writer_stats AS SELECT NULL::TIMESTAMP AS recorded_at, "
+        "NULL::VARCHAR AS source, NULL::INTEGER AS pid, NULL::BIGINT AS dropped_spans LIMIT 0"
+    )
 
 
 def _filesystem(uri: str) -> tuple[Any, str]:
