@@ -147,14 +147,15 @@ def _utcnow() -> dt.datetime:
 
 
 def stored_version(conn: duckdb.DuckDBPyConnection) -> int | None:
-    """The store's schema version; None when the file has no ``schema_version`` table."""
-    exists = conn.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_name = 'schema_version' AND table_schema = 'main'"
-    ).fetchall()[0]
-    if not exists or not exists[0]:
+    """The store's schema version; None when the file has no ``schema_version`` table.
+
+    Asked on every open, so it is one cheap query (the catalog views cost several times more).
+    Not for use inside a transaction: the missing-table error would abort it.
+    """
+    try:
+        row = conn.execute("SELECT max(version) FROM main.schema_version").fetchall()[0]
+    except duckdb.CatalogException:
         return None
-    row = conn.execute("SELECT max(version) FROM schema_version").fetchall()[0]
     return int(row[0]) if row and row[0] is not None else 0
 
 
@@ -172,10 +173,10 @@ def migrate(conn: duckdb.DuckDBPyConnection, path: str, target: int = CURRENT_VE
 
     Callers have checked that the file is a tracepond store (or an empty DuckDB file).
     """
+    version = stored_version(conn)  # callers hold the store alone: no one migrates meanwhile
+    refuse_newer(version, path)
     conn.execute("BEGIN TRANSACTION")
     try:
-        version = stored_version(conn)
-        refuse_newer(version, path)
         conn.execute(_VERSION_TABLE)
         current = version or 0
         for migration in MIGRATIONS:
