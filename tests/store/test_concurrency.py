@@ -120,3 +120,29 @@ def test_a_store_locked_by_another_process_delays_writes_but_never_the_app(
     assert tracepond.sql(
         "SELECT count(*), sum(span_count) FROM traces", store=str(store_path)
     ).fetchall() == [(51, 101)]
+
+
+@pytest.mark.slow
+def test_a_forked_child_writes_its_own_spans(store_path: Path) -> None:
+    from tests.store.conftest import make_pipeline
+
+    pipe = make_pipeline(store_path, flush_interval_s=0.05)
+    with pipe.tracer.start_as_current_span("parent before fork"):
+        pass
+    pid = os.fork()
+    if pid == 0:  # the child: its own queue and writer thread, the parent's spans not repeated
+        code = 1
+        try:
+            with pipe.tracer.start_as_current_span("child"):
+                pass
+            code = 0 if pipe.processor.force_flush(30_000) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    with pipe.tracer.start_as_current_span("parent after fork"):
+        pass
+    pipe.flush()
+    names = tracepond.sql("SELECT name FROM traces ORDER BY name", store=str(store_path)).fetchall()
+    assert names == [("child",), ("parent after fork",), ("parent before fork",)]
+    pipe.provider.shutdown()

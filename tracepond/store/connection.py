@@ -66,6 +66,16 @@ _path_locks: dict[str, threading.RLock] = {}
 _path_locks_guard = threading.Lock()
 
 
+def _reset_locks_in_child() -> None:
+    # A fork copies locks that threads of the parent (say, its span writer) may hold right now.
+    global _path_locks, _path_locks_guard
+    _path_locks = {}
+    _path_locks_guard = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_locks_in_child)
+
+
 def resolve_store(store: str | os.PathLike[str] | None) -> str:
     """The store a call uses: the argument, else the configured one (``TRACEPOND_STORE``)."""
     if store is not None and str(store):
