@@ -11,8 +11,10 @@ ConverseStream of 20 text deltas in the AWS event-stream framing, a Groq chat co
 Groq stream of 20 content chunks ending with ``x_groq.usage``.
 
 Untraced and traced calls run in the same process in interleaved rounds (autolog switched off
-and on between batches), each call timed alone (streams read to the end). The table gives the
-median and p95 microseconds per call and what autolog adds at the median. Traced calls write to
+and on between batches), each call timed alone (streams read to the end). The tables give the
+median and p95 microseconds per call and what autolog adds at the median, in wall time and in
+CPU time of the calling thread (``time.thread_time_ns``: on a busy shared machine wall time
+also counts the waits for a core, CPU time does not). Traced calls write to
 a real DuckDB store in a temporary directory: the traced loops' wall time plus the time
 ``tracepond.flush()`` then takes are reported per call, with traces stored vs traced calls.
 """
@@ -195,13 +197,16 @@ def variants(bedrock: Any, groq_chat: groq.Groq) -> dict[str, Callable[[], Any]]
     }
 
 
-def timed_batch(call: Callable[[], Any], count: int, into: list[int]) -> int:
-    """Run ``call`` ``count`` times, each timed alone (ns); returns the batch's wall time (ns)."""
-    clock = time.perf_counter_ns
+def timed_batch(call: Callable[[], Any], count: int, into: list[int], cpu_into: list[int]) -> int:
+    """Run ``call`` ``count`` times, each timed alone: wall ns into ``into``, the calling
+    thread's CPU ns into ``cpu_into`` (unlike wall time, CPU time does not count the waits for a
+    core on a busy machine); returns the batch's wall time (ns)."""
+    clock, cpu = time.perf_counter_ns, time.thread_time_ns
     start = clock()
     for _ in range(count):
-        begin = clock()
+        begin, begin_cpu = clock(), cpu()
         call()
+        cpu_into.append(cpu() - begin_cpu)
         into.append(clock() - begin)
     return clock() - start
 
@@ -218,12 +223,17 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 rounds x 150 calls per variant")
     parser.add_argument("--calls", type=int, default=None, help="calls per variant per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--no-store",
+        action="store_true",
+        help="spans go nowhere: the work autolog does in the caller's thread, without the writer",
+    )
     args = parser.parse_args()
     calls = args.calls or (150 if args.quick else 1000)
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Path(tmp) / "bench.duckdb"
-        tracepond.configure(store=str(store))
+        tracepond.configure(store=None if args.no_store else str(store))
         bedrock, groq_chat = bedrock_client(), groq_client()
         cases = variants(bedrock, groq_chat)
         for call in cases.values():  # warm up both paths (imports, client caches)
@@ -233,42 +243,56 @@ def main() -> None:
             call()
         tracepond.autolog(disable=True)
         tracepond.flush()
-        warm_traces = tracepond.sql("SELECT count(*) FROM traces").fetchall()[0][0]
+        warm_traces = (
+            0 if args.no_store else tracepond.sql("SELECT count(*) FROM traces").fetchall()[0][0]
+        )
 
         untraced: dict[str, list[int]] = {name: [] for name in cases}
         traced: dict[str, list[int]] = {name: [] for name in cases}
+        untraced_cpu: dict[str, list[int]] = {name: [] for name in cases}
+        traced_cpu: dict[str, list[int]] = {name: [] for name in cases}
         traced_wall = 0
         for _round in range(args.rounds):
             for name, call in cases.items():
-                timed_batch(call, calls, untraced[name])
+                timed_batch(call, calls, untraced[name], untraced_cpu[name])
                 tracepond.autolog(providers=["bedrock", "groq"])
-                traced_wall += timed_batch(call, calls, traced[name])
+                traced_wall += timed_batch(call, calls, traced[name], traced_cpu[name])
                 tracepond.autolog(disable=True)
         flush_start = time.perf_counter_ns()
         tracepond.flush()
         flush_ns = time.perf_counter_ns() - flush_start
-        stored = tracepond.sql("SELECT count(*) FROM traces").fetchall()[0][0] - warm_traces
+        stored = (
+            None
+            if args.no_store
+            else tracepond.sql("SELECT count(*) FROM traces").fetchall()[0][0] - warm_traces
+        )
 
     traced_calls = calls * args.rounds * len(cases)
-    print(f"{args.rounds} rounds x {calls} calls per variant, interleaved; microseconds per call\n")
-    print(
-        f"{'variant':38} {'bare p50':>9} {'bare p95':>9} {'traced p50':>11} {'traced p95':>11} {'added p50':>10}"
-    )
-    for name in cases:
-        bare, with_trace = untraced[name], traced[name]
-        bare_median, traced_median = (
-            statistics.median(bare) / 1e3,
-            statistics.median(with_trace) / 1e3,
-        )
+    print(f"{args.rounds} rounds x {calls} calls per variant, interleaved; microseconds per call")
+    for title, bare_times, traced_times in (
+        ("wall time", untraced, traced),
+        ("CPU time of the calling thread", untraced_cpu, traced_cpu),
+    ):
+        print(f"\n{title}")
         print(
-            f"{name:38} {bare_median:9.1f} {percentile(bare, 0.95) / 1e3:9.1f} {traced_median:11.1f} "
-            f"{percentile(with_trace, 0.95) / 1e3:11.1f} {traced_median - bare_median:10.1f}"
+            f"{'variant':38} {'bare p50':>9} {'bare p95':>9} {'traced p50':>11} {'traced p95':>11} "
+            f"{'added p50':>10}"
         )
+        for name in cases:
+            bare, with_trace = bare_times[name], traced_times[name]
+            bare_median = statistics.median(bare) / 1e3
+            traced_median = statistics.median(with_trace) / 1e3
+            print(
+                f"{name:38} {bare_median:9.1f} {percentile(bare, 0.95) / 1e3:9.1f} "
+                f"{traced_median:11.1f} {percentile(with_trace, 0.95) / 1e3:11.1f} "
+                f"{traced_median - bare_median:10.1f}"
+            )
     print(
         f"\ntraced loops' wall time + flush, per traced call: "
         f"{(traced_wall + flush_ns) / traced_calls / 1e3:.1f} us (flush alone {flush_ns / 1e6:.1f} ms)"
     )
-    print(f"traces stored: {stored} of {traced_calls} traced calls")
+    if stored is not None:
+        print(f"traces stored: {stored} of {traced_calls} traced calls")
 
 
 if __name__ == "__main__":
