@@ -376,3 +376,13 @@ def test_never_raises_and_is_always_json() -> None:
     assert "_unserializable" in json.loads(text)
     assert math.isnan(float("nan"))  # nan itself becomes null
     assert to_json(float("nan")) == "null"
+
+
+def test_flat_arguments_with_escapes_still_respect_the_cap() -> None:
+    text, truncated = encode({"q": '"' * 900}, max_bytes=1024)
+    assert truncated and len(text.encode()) <= 1024
+    json.loads(text)
+    assert encode({"q": "plain", "n": 1, "ok": True, "x": None}, max_bytes=1024) == (
+        '{"q":"plain","n":1,"ok":true,"x":null}',
+        False,
+    )

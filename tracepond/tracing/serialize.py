@@ -400,10 +400,38 @@ def _wrap_truncated(value: Any, text: str, max_bytes: int) -> str:
         limit -= len(wrapped.encode()) - max_bytes + 16  # escapes made it longer: cut more
 
 
+def _is_flat_and_clean(value: Any, budget: int) -> bool:
+    """True for the common case (a traced function's arguments): a small dict of plain scalars
+    with no secret-looking key or value. orjson can take it as it is, without the walk."""
+    if type(value) is not dict:
+        return False
+    for key, item in value.items():
+        if type(key) is not str or is_secret_key(key):
+            return False
+        kind = type(item)
+        if kind is str:
+            if len(item) >= 16 and _SECRET_HINT.search(item) is not None:
+                return False
+            budget -= len(item) + len(key) + 6
+        elif kind is int:
+            if not -_MAX_INT <= item < _MAX_INT:
+                return False
+            budget -= len(key) + 24
+        elif kind is float or kind is bool or item is None:
+            budget -= len(key) + 24
+        else:
+            return False
+    return budget > 0
+
+
 def encode(value: Any, max_bytes: int | None = None) -> Encoded:
     """``value`` as capped, redacted JSON text, and whether anything was cut. Never raises."""
     try:
         cap = _default_max_bytes() if max_bytes is None else max_bytes
+        if _is_flat_and_clean(value, cap - _HEADROOM):
+            flat = orjson.dumps(value)
+            if len(flat) <= cap:  # escaping can make it longer than estimated: then walk
+                return flat.decode(), False
         walker = _Walker(cap - _HEADROOM)
         plain = walker.convert(value, 0) if not _is_sentinel(value) else None
         data = orjson.dumps(plain, option=_DUMP_OPTIONS)
