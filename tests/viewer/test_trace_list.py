@@ -17,8 +17,15 @@ from tracepond.store.writer import write_spans
 from tracepond.viewer.trace_list import TraceListQuery, count_traces, list_traces
 
 HOUR = 3600 * 1_000_000_000
-# Ages spread over every window (1 h, 1 d, 7 d, 30 d, older), several traces per band.
-AGES_H = [0, 0.2, 0.5, 0.9, 2, 5, 20, 23, 30, 100, 160, 200, 500, 700, 719, 800, 2000, 5000]
+# 400 traces, newest first, spaced further apart the older they are (minutes to months), so the
+# newest-first windows (the k newest traces, then wider cutoffs) all come into play.
+AGES_H = [0.01 * index * (1 + index / 40) for index in range(400)]
+
+
+def model_of(index: int) -> str:
+    if index % 97 == 5:
+        return "rare-model"  # 4 traces, far apart: needs the widest windows
+    return "gpt-4o" if index % 3 == 0 else "gpt-4o-mini"
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +39,7 @@ def aged_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     for index, age in enumerate(AGES_H):
         start = now - int(age * HOUR)
         root = tracer.start_span(f"job {index}", start_time=start)
-        model = "gpt-4o" if index % 3 == 0 else "gpt-4o-mini"
+        model = model_of(index)
         child = tracer.start_span(
             f"chat {model}",
             context=otel_trace.set_span_in_context(root),
@@ -57,7 +64,9 @@ FILTERS = [
 
 
 @pytest.mark.parametrize("text", FILTERS)
-@pytest.mark.parametrize("limit,offset", [(1, 0), (2, 0), (3, 1), (4, 2), (5, 0), (50, 0), (2, 6)])
+@pytest.mark.parametrize(
+    "limit,offset", [(1, 0), (2, 0), (3, 1), (4, 2), (5, 0), (50, 0), (2, 6), (20, 100)]
+)
 def test_windowed_page_equals_full_scan(
     aged_store: str, text: str, limit: int, offset: int
 ) -> None:
@@ -80,9 +89,9 @@ def test_windowed_page_equals_full_scan(
 
 def test_other_orders_scan_everything(aged_store: str) -> None:
     oldest = list_traces(aged_store, TraceListQuery(descending=False, limit=3))
-    assert [t["name"] for t in oldest["traces"]] == ["job 17", "job 16", "job 15"]
+    assert [t["name"] for t in oldest["traces"]] == ["job 399", "job 398", "job 397"]
 
 
 def test_models_come_with_each_trace(aged_store: str, tmp_path: Path) -> None:
     page = list_traces(aged_store, TraceListQuery(limit=3))
-    assert [t["models"] for t in page["traces"]] == [["gpt-4o"], ["gpt-4o-mini"], ["gpt-4o-mini"]]
+    assert [t["models"] for t in page["traces"]] == [[model_of(0)], [model_of(1)], [model_of(2)]]

@@ -38,8 +38,9 @@ TRACE_COLUMNS = (
     "model_id, experiment_id, span_count, input_tokens, output_tokens, cost_usd, in_progress, "
     "error_count, tags"
 )
-FIRST_WINDOW = dt.timedelta(hours=1)
+DENSITY = 20  # the first window holds this many traces per row wanted (a filter keeping 1 in 20)
 MAX_WINDOWED_TRIES = 3  # then the whole store
+Window = int | dt.datetime | None  # the k newest traces, traces since a time, or everything
 
 
 @dataclass
@@ -103,24 +104,38 @@ def _windowed(query: TraceListQuery) -> bool:
     return query.sort == "start_time" and query.descending and query.since is None
 
 
-def _statement(
-    query: TraceListQuery, where: str, window: dt.timedelta | None
-) -> tuple[str, list[Any]]:
-    """The page, its traces' models (most used first) and the newest start, in one statement."""
+def _bounds(query: TraceListQuery, window: Window) -> tuple[str, list[Any]]:
+    """A CTE `bounds` with the window's start `ws`, its newest start `wtop` and, for a window
+    of the k newest traces, how many there were (`wn`; fewer than k means all of them)."""
+    range_clauses, params = _range(query)
+    range_where = " AND ".join(range_clauses) or "TRUE"
+    if isinstance(window, int):
+        return (
+            "bounds AS (SELECT min(start_time) AS ws, max(start_time) AS wtop, count(*) AS wn FROM "
+            f"(SELECT t.start_time FROM main.traces t WHERE {range_where} "
+            f"ORDER BY t.start_time DESC LIMIT {window})), "
+        ), params
+    return (
+        "bounds AS (SELECT ?::TIMESTAMP AS ws, max(t.start_time) AS wtop, NULL::BIGINT AS wn "
+        f"FROM main.traces t WHERE {range_where}), "
+    ), [window, *params]
+
+
+def _statement(query: TraceListQuery, where: str, window: Window) -> tuple[str, list[Any]]:
+    """The page, its traces' models (most used first), the newest start and the window's
+    bounds, in one statement (one store open)."""
     direction = "DESC" if query.descending else "ASC"
     order = f"{SORTS[query.sort]} {direction} NULLS LAST, trace_id {direction}"
-    prefix, window_clause = "", ""
+    prefix, window_clause, extra = "", "", "NULL AS ws, NULL AS wtop, NULL AS wn"
     params: list[Any] = []
     if window is not None:
-        range_clauses, params = _range(query)
-        range_where = " AND ".join(range_clauses) or "TRUE"
-        seconds = int(window.total_seconds())
+        bounds, params = _bounds(query, window)
         prefix = (
-            f"bounds AS (SELECT max(t.start_time) - INTERVAL '{seconds} seconds' AS ws "
-            f"FROM main.traces t WHERE {range_where}), "
-            "spans AS (SELECT * FROM main.spans WHERE start_time >= (SELECT ws FROM bounds)), "
+            bounds
+            + "spans AS (SELECT * FROM main.spans WHERE start_time >= (SELECT ws FROM bounds)), "
         )
         window_clause = " AND t.start_time >= (SELECT ws FROM bounds)"
+        extra = "(SELECT ws FROM bounds) AS ws, (SELECT wtop FROM bounds) AS wtop, (SELECT wn FROM bounds) AS wn"
     statement = (
         f"WITH {prefix}page AS (SELECT {TRACE_COLUMNS} FROM main.traces t "
         f"WHERE {where}{window_clause} ORDER BY {order} LIMIT ? OFFSET ?), "
@@ -128,7 +143,7 @@ def _statement(
         "WHERE start_time >= (SELECT min(start_time) FROM page) "
         "AND trace_id IN (SELECT trace_id FROM page) AND model IS NOT NULL GROUP BY trace_id, model), "
         "models AS (SELECT trace_id, list(model ORDER BY n DESC, model) AS models FROM used GROUP BY trace_id) "
-        "SELECT page.*, models.models, (SELECT max(start_time) FROM main.traces) AS newest "
+        f"SELECT page.*, models.models, (SELECT max(start_time) FROM main.traces) AS newest, {extra} "
         f"FROM page LEFT JOIN models USING (trace_id) ORDER BY {order}"
     )
     return statement, params
@@ -138,19 +153,21 @@ def list_traces(store: str, query: TraceListQuery) -> dict[str, Any]:
     """One page of traces with each trace's models, a live-update cursor and, if asked, the total."""
     where, params = _where(query)
     needed = query.offset + query.limit + 1
-    window: dt.timedelta | None = FIRST_WINDOW if _windowed(query) else None
+    window: Window = needed * DENSITY if _windowed(query) else None
     for attempt in range(MAX_WINDOWED_TRIES + 1):
         statement, window_params = _statement(query, where, window)
         rows = store_access.fetch_dicts(
             store, statement, [*window_params, *params, query.limit + 1, query.offset]
         )
-        if window is None or len(rows) > query.limit:  # a full page and one more: done
+        if window is None or len(rows) > query.limit or _held_everything(window, rows):
             break
-        window = _wider(window, query.offset + len(rows), needed, attempt + 1)
+        found = query.offset + len(rows) if rows else 0
+        window = _wider(rows, found, needed) if attempt + 1 < MAX_WINDOWED_TRIES else None
     newest = rows[0]["newest"] if rows else None
     traces = []
     for row in rows[: query.limit]:
-        del row["newest"]
+        for key in ("newest", "ws", "wtop", "wn"):
+            del row[key]
         row["models"] = row["models"] or []
         row["model"] = row["models"][0] if row["models"] else None
         traces.append(trace_row(row))
@@ -164,12 +181,26 @@ def list_traces(store: str, query: TraceListQuery) -> dict[str, Any]:
     }
 
 
-def _wider(window: dt.timedelta, found: int, needed: int, tries: int) -> dt.timedelta | None:
-    """The next window: scaled by how many matches the last one held (at least 8x wider)."""
-    if tries >= MAX_WINDOWED_TRIES:
+def _held_everything(window: Window, rows: list[dict[str, Any]]) -> bool:
+    """A window of the k newest traces that found fewer than k held every trace in range."""
+    return (
+        isinstance(window, int)
+        and bool(rows)
+        and rows[0]["wn"] is not None
+        and rows[0]["wn"] < window
+    )
+
+
+def _wider(rows: list[dict[str, Any]], found: int, needed: int) -> Window:
+    """After a window held too few matches: one wider in proportion to the matches it held (at
+    least 8x), or everything when nothing matched (there is no rate to go by)."""
+    if not rows or rows[0]["ws"] is None or rows[0]["wtop"] is None:
         return None
-    scale = max(8.0, 2.0 * needed / found) if found else 24.0
-    return window * min(scale, 10_000.0)
+    ws, wtop = rows[0]["ws"], rows[0]["wtop"]
+    scale = min(max(8.0, 2.0 * needed / max(found, 1)), 10_000.0)
+    width: dt.timedelta = max(wtop - ws, dt.timedelta(seconds=1))
+    cutoff: dt.datetime = wtop - width * scale
+    return cutoff
 
 
 def count_traces(store: str, query: TraceListQuery) -> int:

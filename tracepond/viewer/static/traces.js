@@ -169,6 +169,7 @@
     function load(first) {
       return TP.api("/api/traces/" + traceId).then(function (trace) {
         if (stopped) return;
+        if (first) global.__tpFetchMs = performance.now() - t0;
         var selected = view ? view.selected : null;
         var box = h("div.trace-page");
         TP.clear(el).appendChild(h("div.crumbs", null, h("a", { href: "#/traces" }, "← Traces"),
