@@ -296,7 +296,9 @@ def log_model(
 class LoadedModel:
     """A saved model ready to call: `predict(...)` (or calling it) validates the input against
     the signature, then runs the model in a CHAIN span named after the model, with the model id
-    in context so that span and every span under it link to the model."""
+    in context so that span and every span under it link to the model. A coroutine predict is
+    awaited inside the span; a generator predict is not followed: its span ends when the
+    generator is returned."""
 
     def __init__(self, info: LoggedModel, python_model: Any) -> None:
         self.info = info
