@@ -75,3 +75,13 @@ def test_autolog_stays_the_function_after_its_subpackage_is_imported() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "function", "True"]
+
+
+def test_the_package_pickles_by_reference() -> None:
+    """Logged models pickled by value may refer to tracepond (e.g. a @tracepond.trace'd helper)."""
+    import pickle
+
+    import cloudpickle
+
+    assert pickle.loads(pickle.dumps(tracepond)) is tracepond
+    assert cloudpickle.loads(cloudpickle.dumps(tracepond)) is tracepond

@@ -116,6 +116,10 @@ class _Facade(types.ModuleType):
             return
         super().__setattr__(name, value)
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # Pickle (and cloudpickle, for logged models) by reference, as for a plain module.
+        return importlib.import_module, (self.__name__,)
+
 
 sys.modules[__name__].__class__ = _Facade
 
