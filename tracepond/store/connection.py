@@ -20,12 +20,14 @@ directories to ``tracepond.store.lake`` (the same tables as views).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -67,10 +69,12 @@ _path_locks_guard = threading.Lock()
 
 
 def _reset_locks_in_child() -> None:
-    # A fork copies locks that threads of the parent (say, its span writer) may hold right now.
-    global _path_locks, _path_locks_guard
+    # A fork copies locks that threads of the parent (say, its span writer) may hold right now,
+    # and the parent's lingering read connections, which the child must not touch.
+    global _path_locks, _path_locks_guard, _leases
     _path_locks = {}
     _path_locks_guard = threading.Lock()
+    _leases = {}
 
 
 os.register_at_fork(after_in_child=_reset_locks_in_child)
@@ -203,15 +207,22 @@ def open_store(
     if not lock.acquire(timeout=max(timeout_s, 0.0)):
         raise StoreLockedError(f"{path} stayed busy in this process for more than {timeout_s}s")
     try:
-        with _turnstile(path, exclusive=not read_only, deadline=deadline):
-            yield from _open_checked(path, read_only, deadline)
+        if read_only:
+            yield from _leased_read(path, deadline)
+            return
+        _drop_lease(os.path.abspath(path))  # this process's lingering reader would block us
+        with _turnstile(path, exclusive=True, deadline=deadline):
+            conn = _open_connection(path, False, deadline)
+            try:
+                yield conn
+            finally:
+                conn.close()
     finally:
         lock.release()
 
 
-def _open_checked(
-    path: str, read_only: bool, deadline: float
-) -> Iterator[duckdb.DuckDBPyConnection]:
+def _open_connection(path: str, read_only: bool, deadline: float) -> duckdb.DuckDBPyConnection:
+    """An open connection whose schema has been checked (and migrated, when writing)."""
     conn = _connect(path, read_only, deadline)
     try:
         if read_only and _read_only_version(conn, path) < migrations.CURRENT_VERSION:
@@ -221,39 +232,115 @@ def _open_checked(
             conn = _connect(path, True, deadline)
         elif not read_only:
             _check_schema(conn, path, read_only=False)
-        yield conn
-    finally:
+        return conn
+    except BaseException:
         conn.close()
+        raise
+
+
+# --- a read connection lingers briefly, for the next read ------------------------------------------
+# Opening a store costs ~15 ms, more than most queries on it. A read-only connection therefore
+# stays open for _LINGER_S after a read (a viewer page or a notebook asks several questions in a
+# row), and never longer than _LEASE_S in all, after which it is closed and the reader waits a gap
+# like a writer does, so writers of other processes get their turn.
+
+
+@dataclass
+class _Lease:
+    conn: duckdb.DuckDBPyConnection
+    fd: int | None  # the shared turnstile lock held while the connection is open
+    opened: float
+    last_used: float = 0.0
+
+
+_LINGER_S = 0.1
+_LEASE_S = 0.5
+_GAP_S = (0.02, 0.05)
+_leases: dict[str, _Lease] = {}
+
+
+def _leased_read(path: str, deadline: float) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Called with the path lock held: the lingering connection, or a new one."""
+    key = os.path.abspath(path)
+    lease = _leases.get(key)
+    if lease is not None and time.monotonic() - lease.opened > _LEASE_S:
+        _drop_lease(key)
+        lease = None
+        time.sleep(random.uniform(*_GAP_S))  # a turn for the others
+    if lease is None:
+        fd = _take_turn(path, exclusive=False, deadline=deadline)
+        try:
+            lease = _Lease(_open_connection(path, True, deadline), fd, time.monotonic())
+        except BaseException:
+            _end_turn(fd)
+            raise
+        _leases[key] = lease
+    try:
+        yield lease.conn
+    except BaseException:
+        _drop_lease(key)  # the connection may be interrupted or broken: start afresh next time
+        raise
+    lease.last_used = time.monotonic()
+    timer = threading.Timer(_LINGER_S, _expire, (key, lease))
+    timer.daemon = True
+    timer.start()
+
+
+def _expire(key: str, lease: _Lease) -> None:
+    lock = _path_lock(key)
+    if not lock.acquire(blocking=False):
+        return  # in use right now; its release schedules another expiry
+    try:
+        if _leases.get(key) is lease and time.monotonic() - lease.last_used >= _LINGER_S * 0.9:
+            _drop_lease(key)
+    finally:
+        lock.release()
+
+
+def _drop_lease(key: str) -> None:
+    lease = _leases.pop(key, None)
+    if lease is not None:
+        with contextlib.suppress(duckdb.Error):
+            lease.conn.close()
+        _end_turn(lease.fd)
 
 
 @contextmanager
 def _turnstile(path: str, *, exclusive: bool, deadline: float) -> Iterator[None]:
+    fd = _take_turn(path, exclusive=exclusive, deadline=deadline)
+    try:
+        yield
+    finally:
+        _end_turn(fd)
+
+
+def _take_turn(path: str, *, exclusive: bool, deadline: float) -> int | None:
     """Take turns with tracepond's other processes through an advisory lock on ``PATH.lock``
     (exclusive to write, shared to read), polled every 2 ms. DuckDB's own lock cannot be waited
     on, and polling DuckDB opens is slower and unfair; this keeps a busy writer from starving
     the others. Without fcntl (Windows) or a writable directory, DuckDB's lock alone decides."""
     if fcntl is None:
-        yield
-        return
+        return None
     try:
         fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o644)
     except OSError:
-        yield
-        return
-    try:
-        mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
-        while True:
-            try:
-                fcntl.flock(fd, mode | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreLockedError(
-                        f"{path} stayed busy: another tracepond process kept it past the deadline"
-                    ) from None
-                time.sleep(_TURN_POLL_S)
-        yield
-    finally:
+        return None
+    mode = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                raise StoreLockedError(
+                    f"{path} stayed busy: another tracepond process kept it past the deadline"
+                ) from None
+            time.sleep(_TURN_POLL_S)
+
+
+def _end_turn(fd: int | None) -> None:
+    if fd is not None:
         os.close(fd)  # closing the descriptor releases the lock
 
 

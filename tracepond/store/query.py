@@ -122,7 +122,14 @@ def sql(
     if not isinstance(query, str) or not query.strip():
         raise QueryError("sql() needs a SQL statement as a non-empty string")
     with read_connection(store) as conn:
-        timer = threading.Timer(timeout_s, conn.interrupt)
+        running = threading.Lock()  # held while this query runs: a late timer interrupts nothing
+        running.acquire()
+
+        def stop() -> None:
+            if running.locked():
+                conn.interrupt()
+
+        timer = threading.Timer(timeout_s, stop)
         timer.daemon = True
         timer.start()
         try:
@@ -132,6 +139,7 @@ def sql(
         except duckdb.Error as error:
             raise _query_error(error) from None
         finally:
+            running.release()
             timer.cancel()
 
 
