@@ -79,6 +79,9 @@ _builtin: dict[str, tuple[dict[str, Price], str]] = {}  # provider -> (model -> 
 # "strip_prefixes": Bedrock's cross-region inference profiles "us.", "eu.", ...)
 _prefixes: dict[str, tuple[str, ...]] = {}
 _user: dict[tuple[str | None, str], Price] = {}  # (provider or None for any, model) -> price
+# (provider, model) -> what price_for found: every call of a model after the first is one lookup.
+_memo: dict[tuple[str, str], tuple[Price, str] | None] = {}
+_MEMO_SIZE = 4096
 
 
 def set_price(
@@ -91,6 +94,7 @@ def set_price(
 ) -> None:
     """Price ``model`` (dollars per 1M tokens) for every provider, or only for ``provider``."""
     _user[(provider, model)] = _validated(model, input, output, cached_input)
+    _memo.clear()
 
 
 def set_prices(prices: Mapping[str, Mapping[str, Any]]) -> None:
@@ -117,11 +121,13 @@ def set_prices(prices: Mapping[str, Mapping[str, Any]]) -> None:
             model, entry["input"], entry["output"], entry.get("cached_input")
         )
     _user.update(staged)
+    _memo.clear()
 
 
 def clear_user_prices() -> None:
     """Forget every price set by the user."""
     _user.clear()
+    _memo.clear()
 
 
 def _validated(model: Any, input: Any, output: Any, cached_input: Any) -> Price:
@@ -193,6 +199,19 @@ def price_for(provider: str, model: str | None) -> tuple[Price, str] | None:
     """The price that applies to ``model`` at ``provider`` and where it came from, or None."""
     if not model:
         return None
+    key = (provider, model)
+    try:
+        return _memo[key]
+    except KeyError:
+        pass
+    found = _resolve(provider, model)
+    if len(_memo) >= _MEMO_SIZE:
+        _memo.clear()
+    _memo[key] = found
+    return found
+
+
+def _resolve(provider: str, model: str) -> tuple[Price, str] | None:
     found = _lookup(provider, model)
     if found is None and _DATE_SUFFIX.search(model):
         found = _lookup(provider, _DATE_SUFFIX.sub("", model))
