@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pytest
 
 import tracepond
@@ -56,14 +55,12 @@ def read_all(store: str) -> dict[str, list[tuple[Any, ...]]]:
     tracepond.flush()
     if not Path(store).exists():
         return {}
-    conn = duckdb.connect(store, read_only=True)
-    try:
-        return {
-            table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
-            for table in TABLES
-        }
-    finally:
-        conn.close()
+    # Through tracepond.sql: it takes turns with this process's span writer, which a raw
+    # duckdb.connect() would collide with ("different configuration than existing connections").
+    return {
+        table: sorted(tracepond.sql(f"SELECT * FROM {table}", store=store).fetchall(), key=repr)
+        for table in TABLES
+    }
 
 
 @pytest.fixture
@@ -74,8 +71,4 @@ def snapshot(store: str) -> Callable[[], dict[str, list[tuple[Any, ...]]]]:
 def rows(store: str, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
     """Rows of a read-only query, after what is pending reached the store."""
     tracepond.flush()
-    conn = duckdb.connect(store, read_only=True)
-    try:
-        return conn.execute(query, params or []).fetchall()
-    finally:
-        conn.close()
+    return tracepond.sql(query, params=params, store=store).fetchall()

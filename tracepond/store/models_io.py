@@ -18,7 +18,6 @@ import importlib
 import importlib.metadata
 import importlib.util
 import inspect
-import io
 import os
 import shutil
 import subprocess
@@ -97,34 +96,15 @@ def git_commit(path: Path) -> str | None:
     return commit if done.returncode == 0 and len(commit) >= 40 else None
 
 
-class _Pickler(cloudpickle.CloudPickler):  # type: ignore[misc]
-    """cloudpickle, plus importable modules of a ModuleType subclass by reference.
-
-    tracepond's own facade module is such a subclass (so ``tracepond.autolog`` stays the
-    function); a model whose code says ``tracepond.trace`` must still pickle, by import.
-    """
-
-    def reducer_override(self, obj: Any) -> Any:
-        if (
-            isinstance(obj, types.ModuleType)
-            and type(obj) is not types.ModuleType
-            and sys.modules.get(obj.__name__) is obj
-        ):
-            return importlib.import_module, (obj.__name__,)
-        return super().reducer_override(obj)
-
-
 def dumps(model: Any) -> bytes:
     """The model by value, as cloudpickle writes it; RunError when it cannot be pickled."""
-    buffer = io.BytesIO()
     try:
-        _Pickler(buffer, protocol=cloudpickle.DEFAULT_PROTOCOL).dump(model)
+        return bytes(cloudpickle.dumps(model))
     except Exception as exc:  # pickling runs the objects' own reducers: any failure is theirs
         raise RunError(
             f"the model cannot be saved by value ({type(exc).__name__}: {exc}); save it from "
             "code instead: log_model('path/to/model.py', name=...)"
         ) from exc
-    return buffer.getvalue()
 
 
 # --- writing ----------------------------------------------------------------------------------
