@@ -28,6 +28,11 @@ def test_every_tracepond_variable_is_in_the_readme() -> None:
     assert not missing, f"document these in README.md: {missing}"
 
 
+def test_every_opentelemetry_variable_read_is_in_the_readme() -> None:
+    missing = [name for name in config.OTEL_VARIABLES if name not in README]
+    assert not missing, f"document these in README.md: {missing}"
+
+
 def test_every_cli_command_is_in_the_readme() -> None:
     context = click.Context(cli.main)
     missing = [
