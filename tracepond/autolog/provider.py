@@ -349,6 +349,9 @@ _FAST_OPTIONS = (
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
 _HEADROOM = 64  # as tracepond.tracing.serialize keeps below the cap
+# Beginnings of the credential shapes serialize.redact_text knows (a superset is fine: a hit only
+# sends the value down the full walk).
+_CREDENTIAL_HINT = re.compile(r"sk-|gsk_|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|hf_|Bearer")
 
 
 def encode_json(value: Any, max_bytes: int) -> tuple[str, bool]:
@@ -381,7 +384,9 @@ def _fast_text(value: Any, max_bytes: int) -> str | None:
             return None
     if len(_safe_keys) < 10_000:
         _safe_keys.update(unchecked)
-    if serialize.redact_text(text) is not text:  # returns the very same str when it finds nothing
+    # Credential-shaped text goes to the walk, which redacts each string as the caller's value
+    # (JSON escapes such as "\n" would hide a match from a pattern run over the JSON text).
+    if _CREDENTIAL_HINT.search(text) or serialize.redact_text(text) is not text:
         return None
     return text
 
