@@ -167,12 +167,15 @@ def test_s3_prefix_without_an_export_is_a_clear_error(s3: object) -> None:
         open_lake("s3:///prefix")
 
 
-def test_configure_with_a_lake_reads_it_and_writes_nothing(exported: tuple[str, Path]) -> None:
+def test_configure_with_a_lake_reads_it_and_writes_nothing(
+    exported: tuple[str, Path], caplog: pytest.LogCaptureFixture
+) -> None:
     _, out = exported
     before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
     tracepond.configure(store=str(out))
     with tracepond.start_span("not stored anywhere"):
         pass
+    assert "read-only Parquet lake; new spans are not stored locally" in caplog.text
     assert tracepond.flush(10)
     assert tracepond.sql("SELECT count(*) FROM traces").fetchall() == [(8,)]
     assert len(tracepond.search_traces(max_results=100)) == 8

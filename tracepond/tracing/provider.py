@@ -206,7 +206,14 @@ def _build_processors(settings: Settings) -> tuple[SpanProcessor, ...]:
     """The DuckDB and OTLP processors the settings ask for (imported only when asked for)."""
     built: list[SpanProcessor] = []
     try:
-        if settings.store is not None and not _is_lake(settings.store):
+        if settings.store is not None and _is_lake(settings.store):
+            logger.warning(
+                "tracepond: the store %s is a read-only Parquet lake; new spans are not stored "
+                "locally%s",
+                settings.store,
+                "" if settings.otlp_enabled else " (and no OTLP endpoint is set, so none are kept)",
+            )
+        elif settings.store is not None:
             from tracepond.exporters.duckdb import DuckDBSpanProcessor
 
             built.append(DuckDBSpanProcessor(settings.store, settings))
