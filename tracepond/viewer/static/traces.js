@@ -182,7 +182,11 @@
         });
         if (first) {
           // Read by the browser benchmark: time from request to first drawn rows.
-          requestAnimationFrame(function () { global.__tpRenderMs = performance.now() - t0; document.body.dataset.rendered = "1"; });
+          requestAnimationFrame(function () {
+            global.__tpRenderMs = performance.now() - t0;
+            global.__tpDrawnAt = performance.now();  // since navigation started
+            document.body.dataset.rendered = "1";
+          });
         }
         if (trace.info.in_progress) timer = setTimeout(function () { load(false); }, 3000);
       }).catch(function (err) {
