@@ -327,10 +327,12 @@ def _json_path(key: str) -> str:
 
 def compile_filter(text: str | None) -> tuple[str, list[Any]]:
     """``(sql, params)``: a WHERE condition over ``traces t`` (``TRUE`` for an empty filter)."""
-    if text is None or not text.strip():
+    if text is None:
         return "TRUE", []
     if not isinstance(text, str):
         raise QueryError(f"filter must be a string, not {type(text).__name__}")
+    if not text.strip():
+        return "TRUE", []
     parser = _Parser(text)
     return parser.parse(), parser.params
 
