@@ -13,6 +13,7 @@ accepted but this module does not know yields less telemetry, never an error.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,6 +83,7 @@ class ModelRef:
     arn_type: str | None = None
 
 
+@functools.lru_cache(maxsize=512)  # an app uses a handful of model ids, over and over
 def parse_model_id(model_id: str) -> ModelRef:
     """``anthropic.claude...``, ``us.anthropic.claude...``, or an ARN of a foundation model,
     inference profile or application inference profile -> :class:`ModelRef`."""
