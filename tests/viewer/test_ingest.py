@@ -250,3 +250,52 @@ def test_tracepond_ui_subprocess_with_a_token(tmp_path: Path) -> None:
         process.wait(10)
         if process.stdout:
             process.stdout.close()
+
+
+def test_concurrent_exports_are_all_committed(viewer: tuple[str, str]) -> None:
+    url, store = viewer
+    from concurrent.futures import ThreadPoolExecutor
+
+    def export(worker: int) -> int:
+        body = json_body(trace_id=f"{worker + 1:032x}")
+        spans = body["resourceSpans"][0]["scopeSpans"][0]["spans"]
+        spans[:] = [
+            dict(spans[0], spanId=f"{worker + 1:08x}{k + 1:08x}", parentSpanId="")
+            for k in range(50)
+        ]
+        response = httpx.post(
+            url + "/v1/traces",
+            content=orjson.dumps(body),
+            headers={"content-type": "application/json"},
+            timeout=60,
+        )
+        return response.status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(export, range(16))) == [200] * 16
+    assert sql("SELECT count(*), count(DISTINCT trace_id) FROM spans", store=store).fetchall() == [
+        (800, 16)
+    ]
+    assert sql("SELECT sum(span_count) FROM traces", store=store).fetchall() == [(800,)]
+
+
+def test_a_file_that_is_not_a_store_is_reported_and_left_alone(tmp_path: Path) -> None:
+    import asyncio
+
+    notes = tmp_path / "notes.duckdb"
+    notes.write_bytes(b"my own notes, not a database\n" * 10)
+    before = notes.read_bytes()
+
+    async def post() -> httpx.Response:
+        transport = httpx.ASGITransport(app=create_app(str(notes)))
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return await client.post(
+                "/v1/traces",
+                content=orjson.dumps(json_body()),
+                headers={"content-type": "application/json"},
+            )
+
+    response = asyncio.run(post())
+    assert response.status_code == 500
+    assert "not a DuckDB database" in response.json()["message"]
+    assert notes.read_bytes() == before

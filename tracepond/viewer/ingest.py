@@ -3,11 +3,14 @@
 Any OpenTelemetry SDK or collector can point its OTLP/HTTP exporter at the viewer
 (``OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:5000``). Spans are decoded
 (tracepond.viewer.otlp_decode), converted to the store's span and event rows
-(tracepond.viewer.otlp_rows) and written through the store's write API, one batch per request,
-by one writer at a time. The answer is the OTLP ExportTraceServiceResponse in the request's
-encoding, with partial_success when spans were rejected; a body that cannot be decoded is a 400
-with a google.rpc.Status, and a store held by another process a 503 with Retry-After, which
-OTLP exporters retry.
+(tracepond.viewer.otlp_rows) and written through the store's write API by one writer thread:
+requests that arrive while it writes are committed together in its next transaction (group
+commit), and each request is answered once its spans are committed.
+
+The answer is the OTLP ExportTraceServiceResponse in the request's encoding, with
+partial_success when spans were rejected; a body that cannot be decoded is a 400 with a
+google.rpc.Status, a store held by another process a 503 with Retry-After (OTLP exporters
+retry it), and a path that cannot hold a store a 500 naming why.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tracepond.errors import StoreLockedError
+from tracepond.errors import StoreError, StoreLockedError
 from tracepond.viewer.otlp_decode import (
     JSON,
     MAX_BODY_BYTES,
@@ -34,20 +37,78 @@ from tracepond.viewer.otlp_rows import OtlpSpan, write_spans
 
 _INVALID_ARGUMENT = 3
 _UNAVAILABLE = 14
+_INTERNAL = 13
 
 
 class IngestWriter:
-    """Serializes this process's ingest writes: DuckDB takes one writer per file at a time."""
+    """Group commit for ingest: requests that arrive while a batch is being written are written
+    together in the next transaction, and each request is answered once its spans are committed.
+
+    DuckDB takes one writer per file at a time, so concurrent exporters would otherwise queue up
+    one small transaction each; together they share the cost of opening the store.
+    """
+
+    MAX_SPANS_PER_COMMIT = 20_000
 
     def __init__(self, store: str) -> None:
         self.store = store
-        self._lock = threading.Lock()
         self.spans_written = 0
+        self._pending: list[_Request] = []
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
 
     def write(self, spans: list[OtlpSpan]) -> None:
-        with self._lock:
-            write_spans(self.store, spans)
-            self.spans_written += len(spans)
+        """Block until ``spans`` are committed; raise what the write raised."""
+        request = _Request(spans)
+        with self._wake:
+            self._pending.append(request)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="tracepond-ingest", daemon=True
+                )
+                self._thread.start()
+            self._wake.notify()
+        request.done.wait()
+        if request.error is not None:
+            raise request.error
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending:
+                    self._wake.wait()
+                group = self._take()
+            self._commit(group)
+
+    def _take(self) -> list[_Request]:
+        group: list[_Request] = []
+        count = 0
+        while self._pending and (
+            not group or count + len(self._pending[0].spans) <= self.MAX_SPANS_PER_COMMIT
+        ):
+            request = self._pending.pop(0)
+            group.append(request)
+            count += len(request.spans)
+        return group
+
+    def _commit(self, group: list[_Request]) -> None:
+        try:
+            write_spans(self.store, [span for request in group for span in request.spans])
+            self.spans_written += sum(len(request.spans) for request in group)
+        except BaseException as exc:  # every waiting request answers with the failure
+            for request in group:
+                request.error = exc
+        for request in group:
+            request.done.set()
+
+
+class _Request:
+    __slots__ = ("done", "error", "spans")
+
+    def __init__(self, spans: list[OtlpSpan]) -> None:
+        self.spans = spans
+        self.done = threading.Event()
+        self.error: BaseException | None = None
 
 
 def _media_type(request: Request) -> str:
@@ -81,4 +142,8 @@ async def export_traces(request: Request) -> Response:
         except StoreLockedError as exc:
             body = encode_status(_UNAVAILABLE, f"store busy, retry: {exc}", media_type)
             return _answer(body, media_type, 503, {"retry-after": "1"})
+        except StoreError as exc:  # the store cannot take spans at all: say why, do not retry
+            return _answer(
+                encode_status(_INTERNAL, f"cannot store spans: {exc}", media_type), media_type, 500
+            )
     return _answer(encode_response(decoded.rejected, media_type), media_type)

@@ -34,7 +34,7 @@ def _context(trace_id: str, span_id: str) -> SpanContext:
     return SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=False, trace_flags=_SAMPLED)
 
 
-def readable_span(span: OtlpSpan) -> ReadableSpan:
+def readable_span(span: OtlpSpan, resource: Resource | None = None) -> ReadableSpan:
     """The SDK's read-only span for an OTLP span (attributes kept as decoded)."""
     status_code = _STATUS.get(span.status_code, StatusCode.UNSET)
     # The SDK allows a description only on ERROR; OTLP may carry one on any status.
@@ -44,7 +44,7 @@ def readable_span(span: OtlpSpan) -> ReadableSpan:
         name=span.name,
         context=_context(span.trace_id, span.span_id),
         parent=_context(span.trace_id, span.parent_span_id) if span.parent_span_id else None,
-        resource=Resource(span.resource),
+        resource=resource if resource is not None else Resource(span.resource),
         attributes=attributes,  # type: ignore[arg-type]  # kvlist values stay dicts, stored as JSON
         events=[
             Event(e.name, e.attributes, e.time_unix_nano or span.start_time_unix_nano)  # type: ignore[arg-type]
@@ -60,7 +60,14 @@ def readable_span(span: OtlpSpan) -> ReadableSpan:
 
 def write_spans(store: str, spans: list[OtlpSpan]) -> None:
     """Write one request's spans (and their events) in one batch through the store's writer."""
-    store_access.write_spans(store, [readable_span(s) for s in spans])
+    resources: dict[int, Resource] = {}  # spans of one resource share its attribute dict
+    readable = []
+    for span in spans:
+        resource = resources.get(id(span.resource))
+        if resource is None:
+            resource = resources[id(span.resource)] = Resource(span.resource)
+        readable.append(readable_span(span, resource))
+    store_access.write_spans(store, readable)
 
 
 __all__ = ["OtlpSpan", "readable_span", "write_spans"]
