@@ -20,6 +20,7 @@ directories to ``tracepond.store.lake`` (the same tables as views).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import random
@@ -295,6 +296,20 @@ def _expire(key: str, lease: _Lease) -> None:
             _drop_lease(key)
     finally:
         lock.release()
+
+
+def _drop_all_leases() -> None:
+    """At exit, close lingering read connections before the interpreter tears down."""
+    for key in list(_leases):
+        lock = _path_lock(key)
+        if lock.acquire(timeout=1.0):
+            try:
+                _drop_lease(key)
+            finally:
+                lock.release()
+
+
+atexit.register(_drop_all_leases)
 
 
 def _drop_lease(key: str) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 
 from tracepond.tracing import attributes as attr
 from tracepond.tracing.span_types import OPERATION_SPAN_TYPES, SpanType
@@ -195,35 +195,66 @@ def _content(value: Any) -> str | None:
     return _dumps(value, default=str, option=_DUMP_OPTIONS).decode()
 
 
+_KIND_NAMES = {kind: kind.name for kind in SpanKind}
+_SPAN_TYPE, _OPERATION = attr.SPAN_TYPE, attr.GEN_AI_OPERATION_NAME
+_RESPONSE_MODEL, _REQUEST_MODEL = attr.GEN_AI_RESPONSE_MODEL, attr.GEN_AI_REQUEST_MODEL
+_PROVIDER, _SYSTEM = attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM
+_IN_TOKENS, _OUT_TOKENS = attr.GEN_AI_USAGE_INPUT_TOKENS, attr.GEN_AI_USAGE_OUTPUT_TOKENS
+_TRACE_IDS = (attr.RUN_ID, attr.EXPERIMENT_ID, attr.MODEL_ID, attr.SESSION_ID, attr.USER_ID)
+_SERVICE_NAMES: dict[int, str | None] = {}  # id(resource) -> service.name (a few resources)
+
+
+def _service_of(span: ReadableSpan) -> str | None:
+    resource = span.resource
+    if resource is None:
+        return None
+    key = id(resource)
+    if key not in _SERVICE_NAMES:
+        if len(_SERVICE_NAMES) > 64:
+            _SERVICE_NAMES.clear()
+        name = resource.attributes.get("service.name")
+        _SERVICE_NAMES[key] = None if name is None else str(name)
+    return _SERVICE_NAMES[key]
+
+
 def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
     """The store's view of one finished span. Runs once per span on the writer thread, so it
     reads each attribute once from a plain dict copy and calls as little as it can."""
     context = span.context
     if context is None:
         raise ValueError("a span without a context cannot be stored")
-    attributes = dict(span.attributes or ())  # our copy: the content attributes are popped
+    if isinstance(span, ReadableSpan):  # the SDK's fields: its properties copy or wrap them
+        raw, parent, start, end = span._attributes, span._parent, span._start_time, span._end_time
+        name, kind, status, has_events = span._name, span._kind, span._status, bool(span._events)
+    else:  # a ReadableSpan look-alike
+        raw, parent, start, end = span.attributes, span.parent, span.start_time, span.end_time
+        name, kind, status, has_events = span.name, span.kind, span.status, bool(span.events)
+    attributes = dict(raw or ())  # our copy: the content attributes are popped
     get = attributes.get
-    inputs = attributes.pop(_INPUTS, None)
-    outputs = attributes.pop(_OUTPUTS, None)
+    pop = attributes.pop
+    inputs = pop(_INPUTS, None)
+    outputs = pop(_OUTPUTS, None)
     trace_id = format(context.trace_id, "032x")
     span_id = format(context.span_id, "016x")
-    parent = span.parent
-    start_us = (span.start_time or 0) // 1000
-    end_us = (span.end_time or span.start_time or 0) // 1000
-    model = get(attr.GEN_AI_RESPONSE_MODEL) or get(attr.GEN_AI_REQUEST_MODEL)
-    provider = get(attr.GEN_AI_PROVIDER_NAME) or get(attr.GEN_AI_SYSTEM)
-    status = span.status
-    resource = span.resource
-    service = resource.attributes.get("service.name") if resource is not None else None
+    start_us = (start or 0) // 1000
+    end_us = (end or start or 0) // 1000
+    model = get(_RESPONSE_MODEL) or get(_REQUEST_MODEL)
+    provider = get(_PROVIDER) or get(_SYSTEM)
+    span_type = get(_SPAN_TYPE)
+    if not span_type:
+        operation = get(_OPERATION)
+        span_type = OPERATION_SPAN_TYPES.get(str(operation), "UNKNOWN") if operation else "UNKNOWN"
+    ids = [get(key) for key in _TRACE_IDS]
+    cost = get(attr.COST_USD)
     tags = get(attr.TAGS)
     metadata = get(attr.METADATA)
     row = (
         trace_id,
         span_id,
-        format(parent.span_id, "016x") if parent is not None else None,
-        span.name,
-        span.kind.name,
-        span_type_of(attributes),
+        None if parent is None else format(parent.span_id, "016x"),
+        name,
+        _KIND_NAMES.get(kind, "INTERNAL"),
+        str(span_type),
         start_us,
         end_us,
         (end_us - start_us) / 1000.0,
@@ -231,34 +262,17 @@ def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
         status.description,
         None if provider is None else str(provider),
         None if model is None else str(model),
-        _int_or_none(get(attr.GEN_AI_USAGE_INPUT_TOKENS)),
-        _int_or_none(get(attr.GEN_AI_USAGE_OUTPUT_TOKENS)),
-        _content(inputs),
-        _content(outputs),
+        _int_or_none(get(_IN_TOKENS)),
+        _int_or_none(get(_OUT_TOKENS)),
+        None if inputs is None else _content(inputs),
+        None if outputs is None else _content(outputs),
         _dumps(attributes, default=str, option=_DUMP_OPTIONS).decode(),
-        _str_or_none(get(attr.RUN_ID)),
-        _str_or_none(get(attr.EXPERIMENT_ID)),
-        _str_or_none(get(attr.MODEL_ID)),
-        _str_or_none(get(attr.SESSION_ID)),
-        _str_or_none(get(attr.USER_ID)),
-        None if service is None else str(service),
-        _float_or_none(get(attr.COST_USD)),
+        *(None if value is None else str(value) for value in ids),
+        _service_of(span),
+        None if cost is None else _float_or_none(cost),
         is_root,
     )
-    events = (
-        [
-            (
-                trace_id,
-                span_id,
-                event.name,
-                event.timestamp // 1000,
-                _dumps(dict(event.attributes or ()), default=str).decode(),
-            )
-            for event in span.events
-        ]
-        if span.events
-        else []
-    )
+    events = _events(span, trace_id, span_id) if has_events else []
     return SpanRecord(
         row,
         events,
@@ -266,6 +280,19 @@ def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
         None if tags is None else json_object(tags),
         None if metadata is None else json_object(metadata),
     )
+
+
+def _events(span: ReadableSpan, trace_id: str, span_id: str) -> list[tuple[Any, ...]]:
+    return [
+        (
+            trace_id,
+            span_id,
+            event.name,
+            event.timestamp // 1000,
+            _dumps(dict(event.attributes or ()), default=str).decode(),
+        )
+        for event in span.events
+    ]
 
 
 def trace_start(span: ReadableSpan) -> TraceStart:
