@@ -330,3 +330,19 @@ def test_a_running_trace_says_so(served: tuple[str, SampleStore], page: Any) -> 
     page.wait_for_selector(".running-note")
     assert "still running" in page.locator(".running-note").inner_text()
     assert page.locator(".tv-detail").inner_text() == "No span of this trace has finished yet."
+
+
+def test_runs_page_links_to_the_run_traces(served: tuple[str, SampleStore], page: Any) -> None:
+    from tracepond.store.runs import start_run
+
+    url, store = served
+    with start_run(experiment="browser-exp", name="nightly-eval", store=store.path) as run:
+        pass
+    page.goto(url + "/#/runs")
+    link = page.locator(f"a >> text={run.info.run_id}")
+    link.wait_for()
+    assert "nightly-eval" in page.locator("table.grid").inner_text()
+    link.click()
+    page.wait_for_selector("table.traces td.empty")
+    assert page.input_value(".filter-input") == f"run_id = '{run.info.run_id}'"
+    assert "No traces match this filter." in page.locator("table.traces").inner_text()

@@ -182,15 +182,27 @@
   }
 
   // ---- Runs and models (shown when the store has them) -------------------------------------
-  function listPage(title, path, key) {
+  // Each row links to the traces it produced: the trace list filtered on its id.
+  function listPage(title, path, key, idColumn) {
     return function (el) {
-      el.appendChild(h("div.page", null, h("div.page-head", null, h("h1", null, title))));
+      var page = h("div.page", null, h("div.page-head", null, h("h1", null, title)));
+      el.appendChild(page);
       TP.api(path).then(function (body) {
         var rows = body[key] || [];
         var cols = body.columns || (rows[0] ? Object.keys(rows[0]) : []);
-        el.firstChild.appendChild(rows.length ? resultTable(cols, rows.map(function (r) { return cols.map(function (c) { return r[c]; }); }))
-          : h("div.empty", null, "Nothing recorded yet."));
-      }).catch(function (err) { el.firstChild.appendChild(errorBox(err)); });
+        if (!rows.length) { page.appendChild(h("div.empty", null, "Nothing recorded yet.")); return; }
+        page.appendChild(h("div.table-wrap", null, h("table.grid", null,
+          h("thead", null, h("tr", null, cols.map(function (c) { return h("th", null, c.replace(/_/g, " ")); }))),
+          h("tbody", null, rows.map(function (r) {
+            var filter = idColumn + " = '" + String(r[idColumn]).replace(/'/g, "''") + "'";
+            return h("tr", null, cols.map(function (c) {
+              var v = r[c];
+              if (c === idColumn) return h("td.mono", null, h("a", { href: "#/traces" + TP.query({ filter: filter }) }, String(v)));
+              if (/_time$/.test(c)) return h("td.time", { title: v || "" }, v ? fmt.time(v) : "–");
+              return h("td", null, cellText(v));
+            }));
+          })))));
+      }).catch(function (err) { page.appendChild(errorBox(err)); });
     };
   }
 
@@ -198,6 +210,6 @@
   TP.pages.session = sessionPage;
   TP.pages.dashboard = dashboardPage;
   TP.pages.sql = sqlPage;
-  TP.pages.runs = listPage("Runs", "/api/runs", "runs");
-  TP.pages.models = listPage("Models", "/api/models", "models");
+  TP.pages.runs = listPage("Runs", "/api/runs", "runs", "run_id");
+  TP.pages.models = listPage("Models", "/api/models", "models", "model_id");
 })(window);
