@@ -40,7 +40,7 @@
       });
       if (stacked && sum > maxY) maxY = sum;
     });
-    maxY = opts.maxY || niceMax(maxY / 4) * 4;  // four grid steps of a round size
+    maxY = opts.maxY || Math.max(niceMax(maxY / 4) * 4, opts.minMaxY || 0);  // four round grid steps
     var x0 = x[0], x1 = x[x.length - 1], spanMs = Math.max(x1 - x0, 1);
     var iw = W - PAD.l - PAD.r, ih = H - PAD.t - PAD.b;
     var slot = iw / x.length;
@@ -96,7 +96,7 @@
   }
 
   function drawLines(svg, series, x, px, py) {
-    series.forEach(function (sr) {
+    series.slice().reverse().forEach(function (sr) {  // the first series is drawn last, on top
       // A missing value (no trace in that bucket) breaks the line instead of dropping to zero.
       var d = "", pen = false;
       sr.values.forEach(function (v, i) {

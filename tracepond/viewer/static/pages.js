@@ -109,7 +109,7 @@
           stat("p50 latency", fmt.duration(tot.p50_ms)), stat("p95 latency", fmt.duration(tot.p95_ms)),
           stat("Tokens", fmt.compact(tot.tokens)), stat("Cost", fmt.cost(tot.cost_usd))));
         body.appendChild(h("div.cards", null,
-          card("Traces per " + unit, TP.chart({ x: x, kind: "stacked", title: "traces", legend: true, series: [
+          card("Traces per " + unit, TP.chart({ x: x, kind: "stacked", title: "traces", legend: true, minMaxY: 4, series: [
             { name: "ok", values: d.traces.map(function (n, i) { return n - d.errors[i]; }), color: "#6366f1" },
             { name: "error", values: d.errors, color: "#ef4444" }] })),
           card("Latency", TP.chart({ x: x, kind: "line", title: "latency", yFormat: fmt.duration, legend: true, series: [
