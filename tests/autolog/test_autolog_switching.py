@@ -262,3 +262,42 @@ def test_stored_spans_and_trace(configured: Any, store_path: Path, client: opena
         "chat gpt-4o-mini",
         "embeddings text-embedding-3-small",
     ]
+
+
+def test_disable_leaves_a_wrapper_stacked_by_another_library_working(
+    spans: InMemorySpanExporter, client: openai.OpenAI
+) -> None:
+    import wrapt
+
+    calls: list[str] = []
+
+    def theirs(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
+        calls.append("theirs")
+        return wrapped(*args, **kwargs)
+
+    tracepond.autolog(providers=["openai"])
+    handle = wrapt.wrap_function_wrapper(Completions, "create", theirs)
+    try:
+        tracepond.autolog(disable=True)
+        chat(client)
+        assert calls == ["theirs"]  # their wrapper still runs
+        assert spans.get_finished_spans() == ()  # ours, left under theirs, is inert
+    finally:
+        Completions.create = handle.__wrapped__.__wrapped__  # take theirs and ours out
+
+
+def test_a_failing_redact_hook_drops_content_and_the_call_goes_on(
+    spans: InMemorySpanExporter, client: openai.OpenAI, caplog: pytest.LogCaptureFixture
+) -> None:
+    def redact(span_name: str, kind: str, value: Any) -> Any:
+        raise RuntimeError("hook bug")
+
+    tracepond.configure(store=None, redact=redact)
+    tracepond.autolog()
+    reply = chat(client)
+    assert reply.choices[0].message.content == "Echo: hello"
+    attributes = dict(spans.get_finished_spans()[0].attributes or {})
+    assert attributes["tracepond.content.dropped"] is True
+    assert not CONTENT_KEYS & set(attributes)
+    assert attributes["gen_ai.usage.output_tokens"] == 2
+    assert "redact hook raised" in caplog.text

@@ -216,8 +216,8 @@ def test_metrics_are_off_unless_enabled(
 def test_metrics_follow_configure(
     spans: InMemorySpanExporter, reader: InMemoryMetricReader, client: openai.OpenAI
 ) -> None:
-    tracepond.configure(store=None, metrics=True)
     tracepond.autolog()
+    tracepond.configure(store=None, metrics=True)  # after autolog: read on every call
     client.chat.completions.create(model="gpt-4o-mini", messages=ASK)
     assert set(histograms(reader)) == {
         "gen_ai.client.operation.duration",

@@ -91,7 +91,7 @@ def autolog(
             pricing.set_prices(prices)
         _options.capture_content = capture_content
         _options.stream_usage = bool(stream_usage)
-        _options.metrics = _metrics_enabled(metrics)
+        _options.metrics = None if metrics is None else bool(metrics)
         for name in names:
             if name in _patchers:
                 continue
@@ -137,14 +137,6 @@ def _validated_names(providers: Iterable[str] | None) -> list[str]:
     if unknown:
         raise ConfigError(f"unknown provider(s) {unknown} for autolog; known: {sorted(PROVIDERS)}")
     return names
-
-
-def _metrics_enabled(metrics: bool | None) -> bool:
-    if metrics is not None:
-        return bool(metrics)
-    from tracepond.config import get_settings
-
-    return bool(get_settings().metrics)
 
 
 def _load_provider(name: str, *, named: bool) -> ModuleType | None:

@@ -59,7 +59,7 @@ class AutologOptions:
     # None: follow tracepond.configure / TRACEPOND_CAPTURE_CONTENT
     capture_content: bool | None = None
     stream_usage: bool = False
-    metrics: bool = False
+    metrics: bool | None = None  # None: follow tracepond.configure / TRACEPOND_METRICS
 
     def capture(self, settings: Settings) -> bool:
         if self.capture_content is not None:
@@ -305,7 +305,8 @@ class CallRecord:
                 span.set_status(Status(StatusCode.OK))
             else:
                 _record_error(span, error)
-            if self.options.metrics:
+            record_metrics = self.options.metrics
+            if record_metrics or (record_metrics is None and self.settings.metrics):
                 metrics.record_call(self, duration_s, error)
         except Exception:
             log_internal_error(f"{self.operation.where}.end")
