@@ -54,3 +54,10 @@ def test_pydantic_response_equals_the_serializer_of_its_dump() -> None:
     text, truncated = encode_json(COMPLETION, 65536)
     assert not truncated
     assert text == serialize.encode(COMPLETION.model_dump(mode="json"), 65536)[0]
+
+
+def test_fast_path_hints_cover_every_credential_shape_the_serializer_knows() -> None:
+    from tracepond.autolog.provider import _CREDENTIAL_HINT
+
+    serializer_hints = serialize._SECRET_HINT.pattern.split("|")  # read only, to stay in step
+    assert set(serializer_hints) <= set(_CREDENTIAL_HINT.pattern.split("|"))
