@@ -282,8 +282,9 @@ def _leased_read(path: str, deadline: float) -> Iterator[duckdb.DuckDBPyConnecti
         _drop_lease(key)  # the connection may be interrupted or broken: start afresh next time
         raise
     lease.last_used = time.monotonic()
+    # Not a daemon: at exit the interpreter waits the 0.1 s for it, so the connection is closed
+    # before finalization starts (DuckDB objects torn down during finalization abort the process).
     timer = threading.Timer(_LINGER_S, _expire, (key, lease))
-    timer.daemon = True
     timer.start()
 
 
