@@ -329,11 +329,11 @@ class DuckDBSpanProcessor(SpanProcessor):
         self._prepare_ahead()
         prepared, self._prepared = self._prepared, []
         lost = sum(batch.span_count for batch, _ in prepared)
-        for _, markers in prepared:
-            for marker in markers:
-                marker.done.set()
         if lost:
             with self._drop_lock:
                 self._dropped_total += lost  # the store cannot take the count either
         if error is not None and lost:
             logger.warning("tracepond: could not write %d spans to the store: %s", lost, error)
+        for _, markers in prepared:  # last: a flush waiting on them returns to a settled state
+            for marker in markers:
+                marker.done.set()

@@ -121,6 +121,11 @@ MIGRATIONS: list[Migration] = [
         ),
     ),
     Migration(runs_schema.VERSION, runs_schema.DESCRIPTION, runs_schema.STATEMENTS),
+    Migration(
+        4,
+        "index on traces.trace_id: get_trace finds a trace without scanning every row",
+        ("CREATE INDEX IF NOT EXISTS traces_trace_id ON traces (trace_id)",),
+    ),
 ]
 
 CURRENT_VERSION = MIGRATIONS[-1].version
