@@ -383,3 +383,15 @@ def test_the_configured_store_is_the_default(store: str, monkeypatch: pytest.Mon
     tracepond.configure(store=store)
     assert len(tracepond.search_traces()) == 6
     assert tracepond.sql("SELECT count(*) FROM spans").fetchall() == [(12,)]
+
+
+def test_span_filters_page_through_the_newest_traces_first(store: str) -> None:
+    everything = names("span.span_type = 'CHAT_MODEL'", store)
+    assert everything == ["Ünïcode", "O'Brien", "delta", "gamma", "beta", "alpha"]
+    pages = [
+        names("span.span_type = 'CHAT_MODEL'", store, max_results=2, offset=offset)
+        for offset in (0, 2, 4, 6)
+    ]
+    assert pages == [everything[0:2], everything[2:4], everything[4:6], []]
+    assert names("span.model = 'gpt-4o'", store, max_results=1) == ["O'Brien"]
+    assert names("span.model = 'gpt-4o'", store, max_results=1, offset=1) == ["beta"]

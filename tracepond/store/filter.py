@@ -136,8 +136,9 @@ class _Field:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, spans_source: str = "spans") -> None:
         self.text = text
+        self.spans_source = spans_source
         self.tokens = tokenize(text)
         self.index = 0
         self.params: list[Any] = []
@@ -241,7 +242,10 @@ class _Parser:
         self.params.extend([*field.params, *values])  # the field's own ? come first in the SQL
         if not field.over_spans:
             return condition
-        return f"EXISTS (SELECT 1 FROM spans s WHERE s.trace_id = t.trace_id AND {condition})"
+        return (
+            f"EXISTS (SELECT 1 FROM {self.spans_source} s "
+            f"WHERE s.trace_id = t.trace_id AND {condition})"
+        )
 
     def value_list(self, field: _Field) -> list[Any]:
         if not (self.token.kind == "punct" and self.token.text == "("):
@@ -325,16 +329,24 @@ def _json_path(key: str) -> str:
     return '$."' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def compile_filter(text: str | None) -> tuple[str, list[Any]]:
-    """``(sql, params)``: a WHERE condition over ``traces t`` (``TRUE`` for an empty filter)."""
+def compile_filter(text: str | None, *, spans_source: str = "spans") -> tuple[str, list[Any]]:
+    """``(sql, params)``: a WHERE condition over ``traces t`` (``TRUE`` for an empty filter).
+
+    ``spans_source`` is the table (or parenthesized query, tracepond's own SQL only) that
+    ``span.X`` conditions search."""
     if text is None:
         return "TRUE", []
     if not isinstance(text, str):
         raise QueryError(f"filter must be a string, not {type(text).__name__}")
     if not text.strip():
         return "TRUE", []
-    parser = _Parser(text)
+    parser = _Parser(text, spans_source)
     return parser.parse(), parser.params
+
+
+def uses_spans(text: str | None) -> bool:
+    """Whether a (valid) filter has span.X conditions."""
+    return bool(text) and "EXISTS (SELECT 1 FROM" in compile_filter(text)[0]
 
 
 _ORDER = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(ASC|DESC)?\s*$", re.IGNORECASE)

@@ -21,7 +21,7 @@ import orjson
 
 from tracepond.errors import QueryError
 from tracepond.store.connection import read_connection
-from tracepond.store.filter import compile_filter, compile_order_by
+from tracepond.store.filter import compile_filter, compile_order_by, uses_spans
 from tracepond.store.model import Span, SpanEvent, Trace, TraceInfo, span_tree
 
 try:
@@ -201,20 +201,72 @@ def search_traces(
             raise QueryError(
                 f"{name} must be a {'positive' if name == 'max_results' else 'non-negative'} integer, not {number!r}"
             )
-    where, params = compile_filter(filter)
     order = compile_order_by(order_by)
+    compile_filter(filter)  # a malformed filter fails before the store is opened
     with read_connection(store) as conn:
         conditions, extra = _scope(conn, run_id, experiment, model_id)
-        rows = _dict_rows(
-            conn,
-            f"SELECT t.* FROM traces t WHERE {where}{conditions} ORDER BY {order} LIMIT ? OFFSET ?",
-            [*params, *extra, max_results, offset],
-        )
+        if order.startswith("t.start_time DESC") and uses_spans(filter):
+            rows = _newest_first(conn, filter, conditions, extra, order, max_results + offset)
+            rows = rows[offset : offset + max_results]
+        else:
+            where, params = compile_filter(filter)
+            rows = _dict_rows(
+                conn,
+                f"SELECT t.* FROM traces t WHERE {where}{conditions} ORDER BY {order} "
+                "LIMIT ? OFFSET ?",
+                [*params, *extra, max_results, offset],
+            )
         spans = _spans_of(conn, rows) if include_spans else {}
     traces = [_trace(row, spans.get(row["trace_id"], [])) for row in rows]
     if return_type == "pandas":
         return _dataframe(traces, include_spans)
     return traces
+
+
+def _newest_first(
+    conn: duckdb.DuckDBPyConnection,
+    filter_: str | None,
+    conditions: str,
+    extra: list[Any],
+    order: str,
+    wanted: int,
+) -> list[dict[str, Any]]:
+    """The newest ``wanted`` traces matching a filter with span.X conditions, searching the
+    most recent stretch of time first.
+
+    Every span of a trace starts at or after the trace, so for a cutoff C the traces that start
+    at or after C are judged exactly on the spans that start at or after C, and DuckDB's zone maps
+    skip older row groups of ``spans``. When that stretch already holds ``wanted`` matches they
+    are the newest ones; otherwise the stretch doubles until it covers the whole store.
+    """
+    newest, oldest = conn.execute("SELECT max(start_time), min(start_time) FROM traces").fetchall()[
+        0
+    ]
+    if newest is None:
+        return []
+    span = max((newest - oldest) / 64, dt.timedelta(seconds=1))
+    while True:
+        cutoff = newest - span
+        if cutoff <= oldest:
+            where, params = compile_filter(filter_)
+            return _dict_rows(
+                conn,
+                f"SELECT t.* FROM traces t WHERE {where}{conditions} ORDER BY {order} LIMIT ?",
+                [*params, *extra, wanted],
+            )
+        literal = f"TIMESTAMP '{cutoff.isoformat(sep=' ')}'"  # our own datetime, not user text
+        where, params = compile_filter(
+            filter_, spans_source=f"(SELECT * FROM spans WHERE start_time >= {literal})"
+        )
+        rows = _dict_rows(
+            conn,
+            f"SELECT t.* FROM traces t WHERE t.start_time >= {literal} AND {where}{conditions} "
+            f"ORDER BY {order} LIMIT ?",
+            [*params, *extra, wanted],
+        )
+        if len(rows) >= wanted:
+            return rows
+        span *= 4
 
 
 def _scope(
