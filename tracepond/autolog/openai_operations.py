@@ -189,8 +189,14 @@ def _ask_for_usage(record: CallRecord, kwargs: dict[str, Any]) -> None:
     record.extra["usage_injected"] = True
 
 
+# NOT_GIVEN's class, and Omit where this openai has it (added during 1.x).
+_SENTINELS = tuple(
+    cls for cls in (getattr(openai, "NotGiven", None), getattr(openai, "Omit", None)) if cls
+)
+
+
 def _is_sentinel(value: Any) -> bool:
-    return isinstance(value, (openai.NotGiven, openai.Omit))
+    return isinstance(value, _SENTINELS)
 
 
 def _output_type(response_format: Any) -> str | None:

@@ -22,6 +22,7 @@ import collections
 import contextlib
 import json
 import socket
+import sys
 import threading
 import time
 import urllib.parse
@@ -89,7 +90,7 @@ class FakeServer:
         if self._httpd is not None:
             return self
         handler = type("Handler", (_Handler,), {"fake": self})
-        httpd = ThreadingHTTPServer(self._address, handler)
+        httpd = _QuietHTTPServer(self._address, handler)
         httpd.daemon_threads = True
         self._httpd = httpd
         self._thread = threading.Thread(
@@ -167,6 +168,16 @@ class FakeServer:
     def error_body(self, status: int, message: str) -> Any:
         """The provider's JSON error body for HTTP ``status``."""
         return {"error": {"message": message, "code": status}}
+
+
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A client that hangs up (a stream closed early, a pool dropping its connection) is normal
+    here: no traceback on stderr for it."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
