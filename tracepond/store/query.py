@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - pyarrow comes with the `all` extra
 
 DEFAULT_SQL_TIMEOUT_S = 30.0
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_EVENT_MARGIN = dt.timedelta(minutes=1)
 StorePath = str | os.PathLike[str] | None
 
 
@@ -350,16 +351,18 @@ def _spans_of(
     ids = [t["trace_id"] for t in with_spans]
     low = min(t["start_time"] for t in with_spans)
     high = max(t["end_time"] or t["start_time"] for t in with_spans)
+    one = len(ids) == 1
+    match = "trace_id = ?" if one else "trace_id IN (SELECT unnest(?::VARCHAR[]))"
+    key: Any = ids[0] if one else ids
     span_rows = _dict_rows(
-        conn,
-        "SELECT * FROM spans WHERE trace_id IN (SELECT unnest(?::VARCHAR[])) "
-        "AND start_time BETWEEN ? AND ?",
-        [ids, low, high],
+        conn, f"SELECT * FROM spans WHERE {match} AND start_time BETWEEN ? AND ?", [key, low, high]
     )
+    # Events happen while their span is open; the margin keeps events recorded with a slightly
+    # skewed explicit timestamp. (Events stamped further away stay in span_events, unread here.)
     event_rows = _dict_rows(
         conn,
-        "SELECT * FROM span_events WHERE trace_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY time",
-        [ids],
+        f"SELECT * FROM span_events WHERE {match} AND time BETWEEN ? AND ? ORDER BY time",
+        [key, low - _EVENT_MARGIN, high + _EVENT_MARGIN],
     )
     events: dict[tuple[str, str], list[SpanEvent]] = {}
     for row in event_rows:
