@@ -8,7 +8,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion
 
-from tracepond.autolog.provider import encode_json
+from tracepond.autolog.content import encode_json
 from tracepond.tracing import serialize
 
 COMPLETION = ChatCompletion.model_validate(
@@ -57,7 +57,7 @@ def test_pydantic_response_equals_the_serializer_of_its_dump() -> None:
 
 
 def test_fast_path_hints_cover_every_credential_shape_the_serializer_knows() -> None:
-    from tracepond.autolog.provider import _CREDENTIAL_HINT
+    from tracepond.autolog.content import _CREDENTIAL_HINT
 
     serializer_hints = serialize._SECRET_HINT.pattern.split("|")  # read only, to stay in step
     assert set(serializer_hints) <= set(_CREDENTIAL_HINT.pattern.split("|"))

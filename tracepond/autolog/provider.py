@@ -25,19 +25,18 @@ adds cost (``tracepond.autolog.pricing``), metrics (``tracepond.autolog.metrics`
 from __future__ import annotations
 
 import logging
-import re
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracepond.autolog import metrics, pricing
+from tracepond.autolog.content import encode_json, plain
 from tracepond.autolog.patching import Wrapper
 from tracepond.autolog.stream import StreamAccumulator, wrap_stream
 from tracepond.config import Settings, get_settings
@@ -209,7 +208,7 @@ class CallRecord:
             return
         settings = self.settings
         if settings.redact is not None:
-            value = self._redacted(settings.redact, kind, _plain(value))
+            value = self._redacted(settings.redact, kind, plain(value))
             if value is serialize.DROP:
                 self._put(attr.CONTENT_DROPPED, True)
                 return
@@ -340,61 +339,6 @@ class CallRecord:
             late[attr.COST_SOURCE] = cost[1]
 
 
-# --- content as JSON text, quickly ------------------------------------------------------------
-
-# A key in JSON text: what the secret-key check looks at without walking the value in Python.
-_JSON_KEY = re.compile(r'"([^"]{1,128})":')
-_FAST_OPTIONS = (
-    orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-)
-_HEADROOM = 64  # as tracepond.tracing.serialize keeps below the cap
-# Beginnings of the credential shapes serialize.redact_text knows (a superset is fine: a hit only
-# sends the value down the full walk; a test keeps it in step with the serializer's own hints).
-_CREDENTIAL_HINT = re.compile(r"sk-|gsk_|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|hf_|Bearer")
-
-
-def encode_json(value: Any, max_bytes: int) -> tuple[str, bool]:
-    """``serialize.encode(value, max_bytes)``, through a C serializer when that gives the same
-    text: plain JSON data (what autolog builds, and most requests) or a pydantic model (the
-    SDK's responses), under the cap, with no key named like a credential and no
-    credential-shaped text. Anything else (openai's omit sentinels, big or secret-looking
-    values) takes serialize's full walk, which converts, redacts and truncates. The walk costs
-    tens of microseconds per value; this path, a few."""
-    text = _fast_text(value, max_bytes)
-    if text is not None:
-        return text, False
-    return serialize.encode(_plain(value), max_bytes)
-
-
-def _fast_text(value: Any, max_bytes: int) -> str | None:
-    try:
-        if getattr(type(value), "__pydantic_serializer__", None) is not None:
-            text = str(value.model_dump_json(warnings=False))
-        else:
-            text = orjson.dumps(value, option=_FAST_OPTIONS).decode()
-    except (TypeError, ValueError):
-        return None
-    limit = max_bytes - _HEADROOM
-    if len(text) > limit // 4 and len(text.encode()) > limit:
-        return None
-    unchecked = set(_JSON_KEY.findall(text)) - _safe_keys
-    for key in unchecked:
-        if serialize.is_secret_key(key):
-            return None
-    if len(_safe_keys) < 10_000:
-        _safe_keys.update(unchecked)
-    # Credential-shaped text goes to the walk, which redacts each string as the caller's value
-    # (JSON escapes such as "\n" would hide a match from a pattern run over the JSON text).
-    if _CREDENTIAL_HINT.search(text):
-        return None
-    return text
-
-
-_safe_keys: set[str] = set()  # keys already found not to name a credential
-
-
 def _record_error(span: Any, error: BaseException) -> None:
     """Status ERROR, ``error.type`` and the ``exception`` event, with credential-shaped text
     scrubbed: providers echo keys in their messages ("Incorrect API key provided: sk-...")."""
@@ -415,15 +359,6 @@ def _record_error(span: Any, error: BaseException) -> None:
         },
     )
     span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"[:1024]))
-
-
-def _plain(value: Any) -> Any:
-    """A pydantic result as plain data, quietly: openai's ``ParsedChatCompletion`` makes
-    pydantic warn about its ``parsed`` field on every dump, and the app must not see that."""
-    dump = getattr(value, "model_dump", None)
-    if dump is not None and getattr(type(value), "__pydantic_serializer__", None) is not None:
-        return dump(mode="json", warnings=False)
-    return value
 
 
 def _begin(
