@@ -79,3 +79,11 @@ def test_a_span_still_open_is_visible_as_in_progress(configured: Settings) -> No
     assert tracepond.search_traces("in_progress = TRUE") == []
     (done,) = tracepond.search_traces()
     assert (done.info.span_count, done.info.status) == (2, "OK")
+
+
+def test_queries_see_this_processs_spans_without_a_flush(configured: Settings) -> None:
+    with tracepond.start_span("just now"):
+        trace_id = tracepond.get_current_trace_id()
+    found = tracepond.get_trace(str(trace_id))  # no tracepond.flush(): reads flush first
+    assert found is not None and found.info.name == "just now"
+    assert tracepond.sql("SELECT count(*) FROM spans").fetchall() == [(1,)]

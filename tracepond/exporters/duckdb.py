@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from tracepond.errors import StoreError, StoreLockedError, log_internal_error
-from tracepond.store.connection import check_store, open_store
+from tracepond.store.connection import check_store, open_store, register_writer
 from tracepond.store.rows import SpanRecord, TraceStart, span_record, trace_start
 from tracepond.store.writer import PreparedBatch, prepare_batch, write_prepared
 
@@ -102,6 +102,7 @@ class DuckDBSpanProcessor(SpanProcessor):
         self._interval = float(getattr(settings, "flush_interval_s", _DEFAULT_FLUSH_INTERVAL_S))
         self._shutdown_timeout_s = shutdown_timeout_s
         self._init_state()
+        register_writer(self.store_path, self)  # reads of this store flush us first
         weak_self = weakref.WeakMethod(self._after_fork_in_child)
         os.register_at_fork(after_in_child=lambda: (m := weak_self()) and m())
         weak_shutdown = weakref.WeakMethod(self.shutdown)
@@ -123,6 +124,7 @@ class DuckDBSpanProcessor(SpanProcessor):
         self._closed = False
         self._stop_at: float | None = None
         self._abandoned = False
+        self._busy = False  # the writer holds items outside the queue and the prepared list
         self._conn: Any = None  # the writer's open connection, to interrupt at a late exit
         self._written = 0
         self._worker = threading.Thread(
@@ -206,8 +208,10 @@ class DuckDBSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         """Write everything queued so far; False when it did not land within the timeout."""
+        if self._idle() and not self._busy:
+            return True  # everything that ended before this call is committed
         if not self._worker.is_alive():
-            return self._idle()
+            return False
         marker = _FlushMarker()
         self._queue.append(marker)
         self._wake.set()
@@ -260,6 +264,13 @@ class DuckDBSpanProcessor(SpanProcessor):
         return not self._queue and not self._prepared and not self._dropped_unrecorded
 
     def _write_available(self) -> None:
+        self._busy = True
+        try:
+            self._write_batches()
+        finally:
+            self._busy = False
+
+    def _write_batches(self) -> None:
         """Write batches while there is work. Batches are prepared (converted to Arrow) before
         the store is opened, so the file is held only for the SQL, and at most _HOLD_S."""
         while not self._idle():

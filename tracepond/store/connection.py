@@ -26,6 +26,7 @@ import os
 import random
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -204,9 +205,12 @@ def open_store(
     path = str(store)
     deadline = time.monotonic() + timeout_s
     check_store_file(path, must_exist=read_only)
-    lock = _path_lock(os.path.abspath(path))
+    key = os.path.abspath(path)
+    lock = _path_lock(key)
     if not lock.acquire(timeout=max(timeout_s, 0.0)):
         raise StoreLockedError(f"{path} stayed busy in this process for more than {timeout_s}s")
+    held = _held_here()
+    held.append(key)
     try:
         if read_only:
             yield from _leased_read(path, deadline)
@@ -219,7 +223,19 @@ def open_store(
             finally:
                 conn.close()
     finally:
+        held.remove(key)
         lock.release()
+
+
+_thread_state = threading.local()
+
+
+def _held_here() -> list[str]:
+    """The stores this thread has open right now (innermost last)."""
+    held: list[str] | None = getattr(_thread_state, "held", None)
+    if held is None:
+        held = _thread_state.held = []
+    return held
 
 
 def _open_connection(path: str, read_only: bool, deadline: float) -> duckdb.DuckDBPyConnection:
@@ -397,6 +413,28 @@ def check_store(store: str | os.PathLike[str], *, timeout_s: float = 0.2) -> Non
         lock.release()
 
 
+# --- read your own writes ---------------------------------------------------------------------------
+# Span writers of this process (the DuckDB span processor) register here, so a query right after
+# traced code sees its spans: reads first flush what this process still holds for that store.
+
+_writers: dict[str, weakref.WeakSet[Any]] = {}
+
+
+def register_writer(store: str, writer: Any) -> None:
+    """Register an object with ``force_flush(timeout_millis)`` holding spans for ``store``."""
+    _writers.setdefault(os.path.abspath(store), weakref.WeakSet()).add(writer)
+
+
+def flush_pending_writes(store: str, timeout_s: float = 5.0) -> None:
+    """Let this process's writers commit what they hold for ``store`` (bounded wait). Skipped
+    when this thread already has the store open: the writer would wait for it."""
+    key = os.path.abspath(store)
+    if key in _held_here():
+        return
+    for writer in list(_writers.get(key, ())):
+        writer.force_flush(int(timeout_s * 1000))
+
+
 @contextmanager
 def read_connection(
     store: str | os.PathLike[str] | None = None, *, timeout_s: float = DEFAULT_TIMEOUT_S
@@ -404,13 +442,16 @@ def read_connection(
     """The one way tracepond reads a store: a read-only connection with tables ``traces``,
     ``spans``, ``span_events`` (and runs/models), whatever the store is.
 
-    A file path opens the DuckDB store read-only; an ``s3://`` URI or a directory of Parquet
-    files goes to ``tracepond.store.lake.open_lake`` (same tables, as views).
+    A file path opens the DuckDB store read-only, after this process's span writers have
+    committed what they hold for it (so traced code's spans are visible at once); an ``s3://``
+    URI or a directory of Parquet files goes to ``tracepond.store.lake.open_lake`` (same tables,
+    as views).
     """
     path = resolve_store(store)
     if is_lake(path):
         yield from _lake_connection(path)
         return
+    flush_pending_writes(path)
     with open_store(path, read_only=True, timeout_s=timeout_s) as conn:
         yield conn
 
