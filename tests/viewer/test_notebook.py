@@ -64,6 +64,14 @@ def test_a_list_renders_every_trace(sample_store: SampleStore) -> None:
     assert TraceListView(traces)._repr_html_().count('class="tp-open"') == 4
 
 
+def test_search_results_render_inline_by_themselves(sample_store: SampleStore) -> None:
+    """What search_traces returns is a list that Jupyter shows as the trace table."""
+    traces = search_traces(store=sample_store.path)
+    assert isinstance(traces, list)
+    assert _without_ids(traces._repr_html_()) == _without_ids(render_traces_html(traces))
+    assert XSS_NAME not in traces._repr_html_()
+
+
 def test_display_publishes_html_in_ipython(sample_store: SampleStore) -> None:
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.utils.capture import capture_output

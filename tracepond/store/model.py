@@ -146,6 +146,19 @@ def span_tree(spans: list[Span]) -> list[tuple[int, Span]]:
     return ordered
 
 
+class TraceList(list[Trace]):
+    """What ``search_traces`` returns: a plain ``list`` of :class:`Trace` that Jupyter renders
+    as the viewer's trace table (click a row to open the trace), with no server running."""
+
+    def _repr_html_(self) -> str:
+        try:
+            from tracepond.viewer import notebook  # type: ignore[attr-defined]
+        except ImportError:
+            return "".join(_simple_html(trace) for trace in self)
+        rendered: str = notebook.render_traces_html(self)
+        return rendered
+
+
 def _simple_html(trace: Trace) -> str:
     info = trace.info
     rows = "".join(

@@ -22,7 +22,7 @@ import orjson
 from tracepond.errors import QueryError
 from tracepond.store.connection import read_connection
 from tracepond.store.filter import compile_filter, compile_order_by, uses_spans
-from tracepond.store.model import Span, SpanEvent, Trace, TraceInfo, span_tree
+from tracepond.store.model import Span, SpanEvent, Trace, TraceInfo, TraceList, span_tree
 
 try:
     import pyarrow as pa
@@ -218,7 +218,7 @@ def search_traces(
                 [*params, *extra, max_results, offset],
             )
         spans = _spans_of(conn, rows) if include_spans else {}
-    traces = [_trace(row, spans.get(row["trace_id"], [])) for row in rows]
+    traces = TraceList(_trace(row, spans.get(row["trace_id"], [])) for row in rows)
     if return_type == "pandas":
         return _dataframe(traces, include_spans)
     return traces
