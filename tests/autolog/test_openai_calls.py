@@ -186,3 +186,20 @@ def check_span(span: ReadableSpan, family: str, stream: bool, outcome: str) -> N
         assert json.loads(attributes["gen_ai.system_instructions"]) == [
             {"type": "text", "content": "Be brief."}
         ]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_failed_response_ends_the_span_in_error(
+    stream: bool, traced: InMemorySpanExporter, client: openai.OpenAI, server: FakeOpenAIServer
+) -> None:
+    server.reply_next(failed="server_error")
+    result = client.responses.create(model=MODEL, input="hi", stream=stream)
+    if stream:
+        events = [event.type for event in result]
+        assert events[-1] == "response.failed"
+    else:
+        assert result.status == "failed"
+    (span,) = traced.get_finished_spans()
+    assert span.status.status_code is StatusCode.ERROR
+    assert dict(span.attributes or {})["error.type"] == "server_error"
+    assert dict(span.attributes or {})["gen_ai.response.finish_reasons"] == ("error",)

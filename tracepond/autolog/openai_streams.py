@@ -41,6 +41,10 @@ def record_response_object(record: CallRecord, response: Any) -> None:
         getattr(response, "model", None),
         [messages[0]["finish_reason"]],
     )
+    if getattr(response, "status", None) == "failed":
+        error = getattr(response, "error", None)
+        code = getattr(error, "code", None)
+        record.set_error(str(code or "response_failed"), str(getattr(error, "message", "") or ""))
     usage = getattr(response, "usage", None)
     if usage is not None:
         record.set_usage(

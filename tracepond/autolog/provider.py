@@ -134,6 +134,7 @@ class CallRecord:
         "request_model",
         "response_model",
         "settings",
+        "soft_error",
         "span",
         "start_ns",
         "stream",
@@ -169,6 +170,7 @@ class CallRecord:
         self.extra: dict[str, Any] = {}  # per-operation scratch space (stream flags, tools...)
         self.span: Any = None
         self.late: dict[str, Any] = {}  # attributes learned after the start, set once at the end
+        self.soft_error: tuple[str, str] | None = None  # an answer that says it failed
         self.start_ns = 0
         self.ended = False
 
@@ -276,6 +278,11 @@ class CallRecord:
         if source is not None:
             self.usage_source = source
 
+    def set_error(self, error_type: str, message: str = "") -> None:
+        """The call returned, but its answer says it failed (a Responses API ``failed``
+        status): the span ends with status ERROR and ``error.type``, without an exception."""
+        self.soft_error = (error_type, message)
+
     def first_chunk(self, now_ns: int) -> None:
         self.late[attr.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (now_ns - self.start_ns) / 1e9
 
@@ -300,7 +307,12 @@ class CallRecord:
                 self._write_usage(self.late)
             if self.late:
                 span.set_attributes(self.late)
-            if error is None:
+            if error is None and self.soft_error is not None:
+                error_type, message = self.soft_error
+                span.set_attribute(attr.ERROR_TYPE, error_type)
+                text = serialize.redact_text(f"{error_type}: {message}" if message else error_type)
+                span.set_status(Status(StatusCode.ERROR, text[:1024]))
+            elif error is None:
                 span.set_status(Status(StatusCode.OK))
             else:
                 _record_error(span, error)

@@ -71,6 +71,7 @@ class ScriptedReply:
     finish_reason: str | None = None
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    failed: str | None = None  # Responses API: answer status "failed" with this error code
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Answer:
     output_tokens: int
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    failed: str | None = None
 
     def usage(self) -> dict[str, Any]:
         return {
@@ -180,7 +182,9 @@ class FakeOpenAIServer(FakeServer):
         """Decide what to answer: scripted, a tool call, a reply to a tool result, or an echo."""
         scripted = self._replies.popleft() if self._replies else None
         calls: list[tuple[str, str, str]] = []
-        if scripted is not None and (scripted.text is not None or scripted.tool_calls):
+        if scripted is not None and (
+            scripted.text is not None or scripted.tool_calls or scripted.failed
+        ):
             text = scripted.text
             for name, arguments in scripted.tool_calls:
                 arguments_text = arguments if isinstance(arguments, str) else json.dumps(arguments)
@@ -206,6 +210,7 @@ class FakeOpenAIServer(FakeServer):
             output_tokens=max(output_words, 1),
             cached_tokens=scripted.cached_tokens if scripted else 0,
             reasoning_tokens=scripted.reasoning_tokens if scripted else 0,
+            failed=scripted.failed if scripted else None,
         )
 
     def pieces(self, text: str) -> list[str]:

@@ -39,7 +39,11 @@ def reply(server: FakeOpenAIServer, body: dict[str, Any]) -> Reply:
     output = _output(server, answer)
     if body.get("stream"):
         return _events(server, body, response_id, answer, output)
-    return Reply(body=_response(body, response_id, answer, output, "completed"))
+    return Reply(body=_response(body, response_id, answer, output, _final_status(answer)))
+
+
+def _final_status(answer: Answer) -> str:
+    return "failed" if answer.failed else "completed"
 
 
 def _response(
@@ -50,6 +54,7 @@ def _response(
     status: str,
 ) -> dict[str, Any]:
     done = status == "completed"
+    error = {"code": answer.failed, "message": "scripted failure"} if status == "failed" else None
     return {
         "id": response_id,
         "object": "response",
@@ -64,7 +69,7 @@ def _response(
         "temperature": body.get("temperature"),
         "top_p": body.get("top_p"),
         "max_output_tokens": body.get("max_output_tokens"),
-        "error": None,
+        "error": error,
         "incomplete_details": None,
         "metadata": {},
         "text": body.get("text") or {"format": {"type": "text"}},
@@ -119,6 +124,10 @@ def _events(
         started = _response(body, response_id, answer, output, "in_progress")
         yield {"type": "response.created", "response": started}
         yield {"type": "response.in_progress", "response": started}
+        if answer.failed:
+            failed = _response(body, response_id, answer, output, "failed")
+            yield {"type": "response.failed", "response": failed}
+            return
         for index, item in enumerate(output):
             yield from _item_events(server, index, item)
         yield {
