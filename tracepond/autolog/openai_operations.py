@@ -23,6 +23,7 @@ import openai
 from openai import AsyncStream, Stream
 
 from tracepond.autolog import openai_messages as msg
+from tracepond.autolog.content import plain
 from tracepond.autolog.openai_results import handle_openai_result
 from tracepond.autolog.openai_streams import (
     ChatStreamAccumulator,
@@ -280,7 +281,7 @@ class Embeddings(OpenAIOperation):
                         {"index": item.index, "dimensions": _length(item.embedding)}
                         for item in data
                     ],
-                    "usage": usage,
+                    "usage": plain(usage),
                 }
             )
 

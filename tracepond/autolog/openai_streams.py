@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracepond.autolog import openai_messages as msg
+from tracepond.autolog.content import plain
 from tracepond.autolog.provider import CallRecord
 from tracepond.tracing import attributes as attr
 
@@ -167,7 +168,7 @@ class ChatStreamAccumulator:
                     "object": "chat.completion",
                     "model": self.model,
                     "choices": [c.as_output(i) for i, c in ordered],
-                    "usage": self.usage,
+                    "usage": plain(self.usage),
                 }
             )
 
@@ -221,7 +222,7 @@ class CompletionStreamAccumulator:
                         {"index": i, "text": "".join(c.text), "finish_reason": c.finish_reason}
                         for i, c in ordered
                     ],
-                    "usage": self.usage,
+                    "usage": plain(self.usage),
                 }
             )
 

@@ -102,13 +102,32 @@ class TracedStream(_StreamCore):
     """A synchronous provider stream whose span ends on every way out."""
 
     def __iter__(self) -> Iterator[Any]:
+        # The per-item path of a for loop, written out with locals: it runs once per chunk in
+        # the caller's thread, where every method call and proxy attribute read shows.
+        iterator = self._self_iterator
+        if iterator is None:
+            iterator = self._self_iterator = iter(self.__wrapped__)
+        on_item = self._self_accumulator.on_item
         try:
             while True:
                 try:
-                    item = self.__next__()
+                    item = next(iterator)
                 except StopIteration:
+                    self._self_finish()
                     return
-                yield item
+                except BaseException as exc:
+                    self._self_finish(exc, "error")
+                    raise
+                if self._self_first:
+                    self._self_first = False
+                    self._self_record.first_chunk(time.perf_counter_ns())
+                try:
+                    hidden = on_item(item)
+                except Exception:
+                    log_internal_error("autolog.stream.on_item")
+                    hidden = False
+                if not hidden:
+                    yield item
         finally:
             # Reached without finishing only when the caller stopped early: break, or the
             # iterator was dropped (a helper's generator closed, GC).
@@ -162,13 +181,30 @@ class AsyncTracedStream(_StreamCore):
     """An asynchronous provider stream whose span ends on every way out."""
 
     async def __aiter__(self) -> AsyncIterator[Any]:
+        iterator = self._self_iterator
+        if iterator is None:
+            iterator = self._self_iterator = self.__wrapped__.__aiter__()
+        on_item = self._self_accumulator.on_item
         try:
             while True:
                 try:
-                    item = await self.__anext__()
+                    item = await iterator.__anext__()
                 except StopAsyncIteration:
+                    self._self_finish()
                     return
-                yield item
+                except BaseException as exc:
+                    self._self_finish(exc, "error")
+                    raise
+                if self._self_first:
+                    self._self_first = False
+                    self._self_record.first_chunk(time.perf_counter_ns())
+                try:
+                    hidden = on_item(item)
+                except Exception:
+                    log_internal_error("autolog.stream.on_item")
+                    hidden = False
+                if not hidden:
+                    yield item
         finally:
             self._self_finish(outcome="stopped")
 
