@@ -6,6 +6,7 @@ import contextvars
 import json
 import logging
 import re
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import ReadableSpan
@@ -313,3 +314,26 @@ def test_non_string_attribute_key_is_a_clear_error(spans: InMemorySpanExporter) 
     assert recorded.name == "kept" and "fine" not in recorded.attributes
     with pytest.raises(TypeError, match="attribute keys must be str"):
         tracepond.trace(attributes={None: 1})(lambda: None)  # type: ignore[dict-item]
+
+
+def test_credentials_in_an_exception_never_reach_the_store(configured: object) -> None:
+    """An app's own exception may quote a key; the status, the event and the stack are scrubbed."""
+    key = "sk-proj-" + "a1B2c3D4" * 6
+
+    @tracepond.trace
+    def call_provider() -> None:
+        raise PermissionError(f"Incorrect API key provided: {key}")
+
+    with pytest.raises(PermissionError, match=key):  # the app still sees its own exception
+        call_provider()
+    tracepond.flush()
+    rows = tracepond.sql(
+        "SELECT s.status_message, e.attributes FROM spans s JOIN span_events e USING (span_id)"
+    ).fetchall()
+    assert len(rows) == 1
+    assert key not in rows[0][0] and "[REDACTED]" in rows[0][0]
+    assert key not in rows[0][1] and "Incorrect API key provided" in rows[0][1]
+    from tracepond.config import get_settings
+
+    store = Path(str(get_settings().store)).read_bytes()
+    assert key.encode() not in store

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +43,7 @@ from tracepond.errors import log_internal_error
 from tracepond.tracing import attributes as attr
 from tracepond.tracing import serialize
 from tracepond.tracing.provider import get_tracer
-from tracepond.tracing.spans import end_span, start_attributes, track_local_root
+from tracepond.tracing.spans import end_span, record_error, start_attributes, track_local_root
 from tracepond.tracing.suppress import is_suppressed
 
 logger = logging.getLogger("tracepond.autolog")
@@ -315,7 +314,7 @@ class CallRecord:
             elif error is None:
                 span.set_status(Status(StatusCode.OK))
             else:
-                _record_error(span, error)
+                record_error(span, error)
             record_metrics = self.options.metrics
             if record_metrics or (record_metrics is None and self.settings.metrics):
                 metrics.record_call(self, duration_s, error)
@@ -349,28 +348,6 @@ class CallRecord:
         if cost is not None:
             late[attr.COST_USD] = cost[0]
             late[attr.COST_SOURCE] = cost[1]
-
-
-def _record_error(span: Any, error: BaseException) -> None:
-    """Status ERROR, ``error.type`` and the ``exception`` event, with credential-shaped text
-    scrubbed: providers echo keys in their messages ("Incorrect API key provided: sk-...")."""
-    cls = type(error)
-    error_type = cls.__qualname__
-    message = serialize.redact_text(str(error))
-    module = cls.__module__
-    span.set_attribute(attr.ERROR_TYPE, error_type)
-    span.add_event(
-        "exception",
-        {
-            "exception.type": f"{module}.{error_type}" if module != "builtins" else error_type,
-            "exception.message": message,
-            "exception.stacktrace": serialize.redact_text(
-                "".join(traceback.format_exception(error))
-            ),
-            "exception.escaped": "False",
-        },
-    )
-    span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}"[:1024]))
 
 
 def _begin(

@@ -268,7 +268,9 @@ class _Walker:
         if getattr(cls, "__pydantic_serializer__", None) is not None and hasattr(
             value, "model_dump"
         ):
-            return self._nested(value, depth, lambda: value.model_dump(mode="json"))
+            # warnings=False: tracing must never print pydantic serializer warnings in the app.
+            dump = lambda: value.model_dump(mode="json", warnings=False)  # noqa: E731
+            return self._nested(value, depth, dump)
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
             return self._nested(value, depth, lambda: _dataclass_fields(value))
         return self._string(_safe_repr(value))

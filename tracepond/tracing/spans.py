@@ -12,6 +12,7 @@ end); the DuckDB store shows its trace as in progress if it was the root. Nothin
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -26,7 +27,7 @@ from tracepond.errors import log_internal_error
 from tracepond.tracing import attributes as attr
 from tracepond.tracing.context import _active_model_id, _active_run
 from tracepond.tracing.provider import get_tracer
-from tracepond.tracing.serialize import DROP, REDACTED, encode, is_secret_key, to_json
+from tracepond.tracing.serialize import DROP, REDACTED, encode, is_secret_key, redact_text, to_json
 from tracepond.tracing.span_types import SpanType
 
 logger = logging.getLogger("tracepond")
@@ -127,7 +128,7 @@ class LiveSpan:
         """Record ``exception``: status ERROR ('Type: message'), ``error.type``, and an
         ``exception`` event with its type, message and stacktrace."""
         try:
-            _record_error(self.otel_span, exception)
+            record_error(self.otel_span, exception)
         except Exception:
             log_internal_error("LiveSpan.record_exception")
 
@@ -174,14 +175,28 @@ def _attribute_value(key: str, value: Any) -> Any:
     return to_json(value)
 
 
-def _record_error(span: Span, exception: BaseException) -> None:
+def record_error(span: Span, exception: BaseException) -> None:
+    """Status ERROR ('Type: message'), ``error.type`` and the ``exception`` event, with
+    credential-shaped text scrubbed from the message and the stack: providers echo keys in their
+    errors ("Incorrect API key provided: sk-..."), and so do apps' own exceptions."""
     if not span.is_recording():
         return
-    error_type = type(exception).__qualname__
-    span.record_exception(exception)
+    cls = type(exception)
+    error_type = cls.__qualname__
+    module = cls.__module__
+    message = redact_text(str(exception))
     span.set_attribute(attr.ERROR_TYPE, error_type)
-    message = str(exception)
-    span.set_status(Status(StatusCode.ERROR, f"{error_type}: {message}" if message else error_type))
+    span.add_event(
+        "exception",
+        {
+            "exception.type": f"{module}.{error_type}" if module != "builtins" else error_type,
+            "exception.message": message,
+            "exception.stacktrace": redact_text("".join(traceback.format_exception(exception))),
+            "exception.escaped": "False",
+        },
+    )
+    status = f"{error_type}: {message}" if message else error_type
+    span.set_status(Status(StatusCode.ERROR, status[:1024]))
 
 
 _OK = Status(StatusCode.OK)
@@ -203,7 +218,7 @@ def fail_span(span: Span, exception: BaseException) -> None:
     """Record ``exception`` on the span and end it. A GeneratorExit (a generator closed early by
     its consumer) is not an error."""
     if not isinstance(exception, GeneratorExit):
-        _record_error(span, exception)
+        record_error(span, exception)
     end_span(span)
 
 
