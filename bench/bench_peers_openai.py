@@ -176,7 +176,10 @@ class MLflow(NoPeer):
         client, count, token = MlflowClient(), 0, None
         while True:
             page = client.search_traces(
-                locations=[self.experiment_id], max_results=500, page_token=token
+                locations=[self.experiment_id],
+                max_results=500,
+                page_token=token,
+                include_spans=False,
             )
             count += len(page)
             token = page.token
