@@ -27,7 +27,11 @@ from typing import Any
 
 from tracepond.autolog import openai_messages as msg
 from tracepond.autolog.openai_results import TracedRawResponse
-from tracepond.autolog.openai_streams import ChatStreamAccumulator, record_chat_usage
+from tracepond.autolog.openai_streams import (
+    ChatStreamAccumulator,
+    record_chat_request,
+    record_chat_response,
+)
 from tracepond.autolog.patching import Patcher
 from tracepond.autolog.provider import AutologOptions, CallRecord, Operation, make_wrapper
 from tracepond.autolog.stream import StreamAccumulator, wrap_stream
@@ -135,34 +139,10 @@ class GroqChat(GroqOperation):
     streams = True
 
     def request_details(self, record: CallRecord, kwargs: dict[str, Any]) -> None:
-        n = kwargs.get("n")
-        if isinstance(n, int) and n != 1:
-            record.attributes[attr.GEN_AI_REQUEST_CHOICE_COUNT] = n
-        stop = kwargs.get("stop")
-        if isinstance(stop, str):
-            record.attributes[attr.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop]
-        elif isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
-            record.attributes[attr.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
-        if record.capture:
-            record.set_content(
-                attr.GEN_AI_INPUT_MESSAGES, msg.chat_input_messages(kwargs.get("messages"))
-            )
-            tools = msg.tool_definitions(kwargs.get("tools"))
-            if tools:
-                record.set_content(attr.GEN_AI_TOOL_DEFINITIONS, tools)
+        record_chat_request(record, kwargs)
 
     def response(self, record: CallRecord, result: Any) -> None:
-        choices = getattr(result, "choices", None) or ()
-        record.set_response(
-            getattr(result, "id", None),
-            getattr(result, "model", None),
-            [choice.finish_reason or "" for choice in choices],
-        )
-        record_chat_usage(record, getattr(result, "usage", None))
-        if record.capture:
-            messages = [msg.chat_output_message(c.message, c.finish_reason) for c in choices]
-            record.set_content(attr.GEN_AI_OUTPUT_MESSAGES, messages, "outputs")
-            record.set_outputs(result)
+        record_chat_response(record, result)
 
     def stream_accumulator(self, record: CallRecord) -> StreamAccumulator:
         return GroqChatStreamAccumulator()

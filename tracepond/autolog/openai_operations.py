@@ -29,6 +29,8 @@ from tracepond.autolog.openai_streams import (
     ChatStreamAccumulator,
     CompletionStreamAccumulator,
     ResponsesStreamAccumulator,
+    record_chat_request,
+    record_chat_response,
     record_chat_usage,
     record_response_object,
 )
@@ -138,40 +140,15 @@ class ChatCompletions(OpenAIOperation):
     where = "autolog.openai.chat"
 
     def request_details(self, record: CallRecord, kwargs: dict[str, Any]) -> None:
-        attributes = record.attributes
-        n = kwargs.get("n")
-        if isinstance(n, int) and n != 1:
-            attributes[attr.GEN_AI_REQUEST_CHOICE_COUNT] = n
-        stop = kwargs.get("stop")
-        if isinstance(stop, str):
-            attributes[attr.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop]
-        elif isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
-            attributes[attr.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
+        record_chat_request(record, kwargs)
         output_type = _output_type(kwargs.get("response_format"))
         if output_type:
-            attributes[attr.GEN_AI_OUTPUT_TYPE] = output_type
+            record.attributes[attr.GEN_AI_OUTPUT_TYPE] = output_type
         if record.stream and record.options.stream_usage:
             _ask_for_usage(record, kwargs)
-        if record.capture:
-            record.set_content(
-                attr.GEN_AI_INPUT_MESSAGES, msg.chat_input_messages(kwargs.get("messages"))
-            )
-            tools = msg.tool_definitions(kwargs.get("tools"))
-            if tools:
-                record.set_content(attr.GEN_AI_TOOL_DEFINITIONS, tools)
 
     def response(self, record: CallRecord, result: Any) -> None:
-        choices = getattr(result, "choices", None) or ()
-        record.set_response(
-            getattr(result, "id", None),
-            getattr(result, "model", None),
-            [choice.finish_reason or "" for choice in choices],
-        )
-        record_chat_usage(record, getattr(result, "usage", None))
-        if record.capture:
-            messages = [msg.chat_output_message(c.message, c.finish_reason) for c in choices]
-            record.set_content(attr.GEN_AI_OUTPUT_MESSAGES, messages, "outputs")
-            record.set_outputs(result)
+        record_chat_response(record, result)
 
     def stream_accumulator(self, record: CallRecord) -> StreamAccumulator:
         return ChatStreamAccumulator(hide_usage=bool(record.extra.get("usage_injected")))

@@ -19,6 +19,42 @@ from tracepond.autolog.provider import CallRecord
 from tracepond.tracing import attributes as attr
 
 
+def record_chat_request(record: CallRecord, kwargs: dict[str, Any]) -> None:
+    """What a chat.completions-shaped request records, for OpenAI and Groq alike: the choice
+    count, stop sequences, and (when content is captured) input messages and tool definitions."""
+    attributes = record.attributes
+    n = kwargs.get("n")
+    if isinstance(n, int) and n != 1:
+        attributes[attr.GEN_AI_REQUEST_CHOICE_COUNT] = n
+    stop = kwargs.get("stop")
+    if isinstance(stop, str):
+        attributes[attr.GEN_AI_REQUEST_STOP_SEQUENCES] = [stop]
+    elif isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
+        attributes[attr.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
+    if record.capture:
+        record.set_content(
+            attr.GEN_AI_INPUT_MESSAGES, msg.chat_input_messages(kwargs.get("messages"))
+        )
+        tools = msg.tool_definitions(kwargs.get("tools"))
+        if tools:
+            record.set_content(attr.GEN_AI_TOOL_DEFINITIONS, tools)
+
+
+def record_chat_response(record: CallRecord, result: Any) -> None:
+    """What a (non-streamed) chat completion records, for OpenAI and Groq alike."""
+    choices = getattr(result, "choices", None) or ()
+    record.set_response(
+        getattr(result, "id", None),
+        getattr(result, "model", None),
+        [choice.finish_reason or "" for choice in choices],
+    )
+    record_chat_usage(record, getattr(result, "usage", None))
+    if record.capture:
+        messages = [msg.chat_output_message(c.message, c.finish_reason) for c in choices]
+        record.set_content(attr.GEN_AI_OUTPUT_MESSAGES, messages, "outputs")
+        record.set_outputs(result)
+
+
 def record_chat_usage(record: CallRecord, usage: Any, source: str | None = None) -> None:
     """Usage of chat.completions / completions (prompt/completion tokens and their details)."""
     if usage is None:
