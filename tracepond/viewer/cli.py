@@ -23,7 +23,7 @@ from tracepond.errors import ConfigError
 )
 @click.option(
     "--port",
-    default=5000,
+    default=5454,  # not 5000: MLflow and macOS AirPlay take that one
     show_default=True,
     type=click.IntRange(0, 65535),
     help="Port to listen on (0 picks a free one).",

@@ -1,7 +1,7 @@
 """OTLP/HTTP trace ingest: POST /v1/traces, protobuf or JSON, optionally gzip.
 
 Any OpenTelemetry SDK or collector can point its OTLP/HTTP exporter at the viewer
-(``OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:5000``). Spans are decoded
+(``OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:5454``). Spans are decoded
 (tracepond.viewer.otlp_decode), converted to the store's span and event rows
 (tracepond.viewer.otlp_rows) and written through the store's write API by one writer thread:
 requests that arrive while it writes are committed together in its next transaction (group

@@ -1,7 +1,7 @@
 """The viewer's web server: a Starlette app over one store, and a uvicorn runner.
 
     app = create_app("tracepond.duckdb")             # loopback only, no token
-    serve("tracepond.duckdb", host="0.0.0.0", port=5000, token=None)   # prints a generated token
+    serve("tracepond.duckdb", host="0.0.0.0", port=5454, token=None)   # prints a generated token
 
 The app serves the single-page viewer (static files shipped in the package), the JSON API under
 /api/ (tracepond.viewer.api) and OTLP/HTTP ingest at POST /v1/traces (tracepond.viewer.ingest).
@@ -74,7 +74,7 @@ def create_app(
 def serve(
     store: str | Path,
     host: str = "127.0.0.1",
-    port: int = 5000,
+    port: int = 5454,
     token: str | None = None,
     open_browser: bool = False,
     ready: threading.Event | None = None,
