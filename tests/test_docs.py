@@ -47,3 +47,11 @@ def test_readme_commands_match_ci() -> None:
     block = re.search(r"## Run the tests.*?```bash\n(.*?)\n```", README, re.S)
     assert block is not None
     assert block.group(1).strip() in ci
+
+
+def test_the_viewer_address_in_the_readme_is_the_default() -> None:
+    from tracepond.viewer.cli import ui
+
+    port = next(p.default for p in ui.params if p.name == "port")
+    mentioned = set(re.findall(r"http://127\.0\.0\.1:(\d+)", README))
+    assert mentioned == {str(port)}
