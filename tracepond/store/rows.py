@@ -201,20 +201,24 @@ _RESPONSE_MODEL, _REQUEST_MODEL = attr.GEN_AI_RESPONSE_MODEL, attr.GEN_AI_REQUES
 _PROVIDER, _SYSTEM = attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM
 _IN_TOKENS, _OUT_TOKENS = attr.GEN_AI_USAGE_INPUT_TOKENS, attr.GEN_AI_USAGE_OUTPUT_TOKENS
 _TRACE_IDS = (attr.RUN_ID, attr.EXPERIMENT_ID, attr.MODEL_ID, attr.SESSION_ID, attr.USER_ID)
-_SERVICE_NAMES: dict[int, str | None] = {}  # id(resource) -> service.name (a few resources)
+# id(resource) -> (resource, service.name) for the few resources a process has. The resource is
+# kept with its name: a bare id can be reused by a new object once the old one is collected.
+_SERVICE_NAMES: dict[int, tuple[Any, str | None]] = {}
 
 
 def _service_of(span: ReadableSpan) -> str | None:
     resource = span.resource
     if resource is None:
         return None
-    key = id(resource)
-    if key not in _SERVICE_NAMES:
-        if len(_SERVICE_NAMES) > 64:
-            _SERVICE_NAMES.clear()
-        name = resource.attributes.get("service.name")
-        _SERVICE_NAMES[key] = None if name is None else str(name)
-    return _SERVICE_NAMES[key]
+    entry = _SERVICE_NAMES.get(id(resource))
+    if entry is not None and entry[0] is resource:
+        return entry[1]
+    if len(_SERVICE_NAMES) > 64:
+        _SERVICE_NAMES.clear()
+    name = resource.attributes.get("service.name")
+    service = None if name is None else str(name)
+    _SERVICE_NAMES[id(resource)] = (resource, service)
+    return service
 
 
 def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
