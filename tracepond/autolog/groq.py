@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracepond.autolog import openai_messages as msg
+from tracepond.autolog.openai_compatible import CompatibleOperation
 from tracepond.autolog.openai_results import TracedRawResponse
 from tracepond.autolog.openai_streams import (
     ChatStreamAccumulator,
@@ -33,7 +34,7 @@ from tracepond.autolog.openai_streams import (
     record_chat_response,
 )
 from tracepond.autolog.patching import Patcher
-from tracepond.autolog.provider import AutologOptions, CallRecord, Operation, make_wrapper
+from tracepond.autolog.provider import AutologOptions, CallRecord, make_wrapper
 from tracepond.autolog.stream import StreamAccumulator, wrap_stream
 from tracepond.tracing import attributes as attr
 from tracepond.tracing.span_types import SpanType
@@ -42,27 +43,14 @@ NAME = "groq"
 PACKAGE = "groq"
 INSTALL_HINT = 'pip install "tracepond[groq]"'
 
-# kwargs that never go into tracepond.inputs: transport details, where credentials hide.
-_NOT_INPUTS = frozenset({"extra_headers", "extra_query", "timeout"})
-_PARAMETERS = {
-    "max_tokens": attr.GEN_AI_REQUEST_MAX_TOKENS,
-    "max_completion_tokens": attr.GEN_AI_REQUEST_MAX_TOKENS,
-    "temperature": attr.GEN_AI_REQUEST_TEMPERATURE,
-    "top_p": attr.GEN_AI_REQUEST_TOP_P,
-    "frequency_penalty": attr.GEN_AI_REQUEST_FREQUENCY_PENALTY,
-    "presence_penalty": attr.GEN_AI_REQUEST_PRESENCE_PENALTY,
-    "seed": attr.GEN_AI_REQUEST_SEED,
-}
-_PRIMITIVE = (int, float, str, bool)
 
-
-class GroqOperation(Operation):
+class GroqOperation(CompatibleOperation):
     """What every groq call records; subclasses add their request and response details."""
 
     provider_name = "groq"
     where = "autolog.groq"
     streams = False
-    stream_types: tuple[type, ...] = ()
+    not_inputs = frozenset({"extra_headers", "extra_query", "timeout"})
     raw_types: tuple[type, ...] = ()
 
     def __init__(self, *, is_async: bool) -> None:
@@ -72,36 +60,6 @@ class GroqOperation(Operation):
 
         self.stream_types = (Stream, AsyncStream)
         self.raw_types = (APIResponse, AsyncAPIResponse)
-
-    def request(self, record: CallRecord) -> None:
-        kwargs = record.kwargs
-        attributes = record.attributes
-        host, port = _server_of(getattr(record.instance, "_client", None))
-        if host is not None:
-            attributes[attr.SERVER_ADDRESS] = host
-            attributes[attr.SERVER_PORT] = port
-        model = kwargs.get("model")
-        if isinstance(model, str):
-            record.request_model = model
-        for key, name in _PARAMETERS.items():
-            value = kwargs.get(key)
-            if isinstance(value, _PRIMITIVE):
-                attributes[name] = value
-        if self.streams:
-            record.stream = kwargs.get("stream") is True
-            attributes[attr.GEN_AI_REQUEST_STREAM] = record.stream
-        self.request_details(record, kwargs)
-        if record.capture:
-            record.set_inputs(self.inputs(kwargs))
-
-    def inputs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in kwargs.items() if k not in _NOT_INPUTS}
-
-    def request_details(self, record: CallRecord, kwargs: dict[str, Any]) -> None:
-        """Operation-specific request attributes and content."""
-
-    def is_stream(self, record: CallRecord, result: Any) -> bool:
-        return isinstance(result, self.stream_types)
 
     def handle_result(self, record: CallRecord, result: Any) -> Any:
         if isinstance(result, self.raw_types):  # with_raw_response / with_streaming_response
@@ -113,20 +71,6 @@ class GroqOperation(Operation):
         finally:
             record.end()
         return result
-
-    def error(self, record: CallRecord, exc: BaseException) -> None:
-        status = getattr(exc, "status_code", None)
-        if isinstance(status, int):
-            record.set(attr.HTTP_RESPONSE_STATUS_CODE, status)
-
-
-def _server_of(client: Any) -> tuple[str | None, int | None]:
-    base_url = getattr(client, "base_url", None)
-    host = getattr(base_url, "host", None) or None
-    port = getattr(base_url, "port", None)
-    if port is None and host is not None:
-        port = 443 if getattr(base_url, "scheme", "https") == "https" else 80
-    return host, port
 
 
 # --- chat ---------------------------------------------------------------------------------------
@@ -182,8 +126,8 @@ class GroqAudio(GroqOperation):
 
     span_type = SpanType.LLM
 
-    def inputs(self, kwargs: dict[str, Any]) -> dict[str, Any]:
-        inputs = super().inputs(kwargs)
+    def inputs_of(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        inputs = super().inputs_of(kwargs)
         if "file" in inputs:
             inputs["file"] = _describe_file(inputs["file"])
         return inputs

@@ -24,6 +24,7 @@ from openai import AsyncStream, Stream
 
 from tracepond.autolog import openai_messages as msg
 from tracepond.autolog.content import plain
+from tracepond.autolog.openai_compatible import CompatibleOperation
 from tracepond.autolog.openai_results import handle_openai_result
 from tracepond.autolog.openai_streams import (
     ChatStreamAccumulator,
@@ -34,104 +35,27 @@ from tracepond.autolog.openai_streams import (
     record_chat_usage,
     record_response_object,
 )
-from tracepond.autolog.provider import CallRecord, Operation
+from tracepond.autolog.provider import CallRecord
 from tracepond.autolog.stream import StreamAccumulator
 from tracepond.tracing import attributes as attr
 from tracepond.tracing.span_types import SpanType
 
-# kwargs that never go into tracepond.inputs: transport details, where credentials hide.
-_NOT_INPUTS = frozenset({"extra_headers", "timeout"})
-
-# request kwarg -> attribute, for the parameters the conventions name.
-_PARAMETERS = {
-    "max_tokens": attr.GEN_AI_REQUEST_MAX_TOKENS,
-    "max_completion_tokens": attr.GEN_AI_REQUEST_MAX_TOKENS,
-    "max_output_tokens": attr.GEN_AI_REQUEST_MAX_TOKENS,
-    "temperature": attr.GEN_AI_REQUEST_TEMPERATURE,
-    "top_p": attr.GEN_AI_REQUEST_TOP_P,
-    "frequency_penalty": attr.GEN_AI_REQUEST_FREQUENCY_PENALTY,
-    "presence_penalty": attr.GEN_AI_REQUEST_PRESENCE_PENALTY,
-    "seed": attr.GEN_AI_REQUEST_SEED,
-}
-_PRIMITIVE = (int, float, str, bool)
-
 _AZURE_CLIENTS = (openai.AzureOpenAI, openai.AsyncAzureOpenAI)
-_server_cache: dict[int, tuple[Any, str | None, int | None]] = {}
 
 
-def server_of(client: Any) -> tuple[str | None, int | None]:
-    """(host, port) of the client's base URL, cached per client while its URL is unchanged."""
-    # _base_url is what the base_url property returns: read directly, it costs 20x less.
-    base_url = getattr(client, "_base_url", None) or getattr(client, "base_url", None)
-    cached = _server_cache.get(id(client))
-    if cached is not None and cached[0] is base_url:
-        return cached[1], cached[2]
-    host = getattr(base_url, "host", None) or None
-    port = getattr(base_url, "port", None)
-    if port is None and host is not None:
-        port = 443 if getattr(base_url, "scheme", "https") == "https" else 80
-    if len(_server_cache) > 256:
-        _server_cache.clear()
-    _server_cache[id(client)] = (base_url, host, port)
-    return host, port
-
-
-def inputs_of(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The request as the caller made it, minus transport details (the serializer drops
-    openai's NOT_GIVEN / omit sentinels and redacts secret-looking keys)."""
-    return {
-        key: value
-        for key, value in kwargs.items()
-        if key not in _NOT_INPUTS and not (value is None and key.startswith("extra_"))
-    }
-
-
-class OpenAIOperation(Operation):
+class OpenAIOperation(CompatibleOperation):
     """What every openai call records; subclasses add their request and response details."""
 
     provider_name = "openai"
     where = "autolog.openai"
-    streams = True  # gen_ai.request.stream is recorded for operations that can stream
     stream_types: tuple[type, ...] = (Stream, AsyncStream)
 
-    def request(self, record: CallRecord) -> None:
-        kwargs = record.kwargs
-        attributes = record.attributes
-        client = getattr(record.instance, "_client", None)
+    def client_details(self, record: CallRecord, client: Any) -> None:
         if isinstance(client, _AZURE_CLIENTS):
             record.provider = "azure.ai.openai"
-        host, port = server_of(client)
-        if host is not None:
-            attributes[attr.SERVER_ADDRESS] = host
-            if port is not None:
-                attributes[attr.SERVER_PORT] = port
-        model = kwargs.get("model")
-        if isinstance(model, str):
-            record.request_model = model
-        for key, name in _PARAMETERS.items():
-            value = kwargs.get(key)
-            if isinstance(value, _PRIMITIVE):
-                attributes[name] = value
-        if self.streams:
-            record.stream = kwargs.get("stream") is True
-            attributes[attr.GEN_AI_REQUEST_STREAM] = record.stream
-        self.request_details(record, kwargs)
-        if record.capture:
-            record.set_inputs(inputs_of(kwargs))
-
-    def request_details(self, record: CallRecord, kwargs: dict[str, Any]) -> None:
-        """Operation-specific request attributes and content."""
-
-    def is_stream(self, record: CallRecord, result: Any) -> bool:
-        return isinstance(result, self.stream_types)
 
     def handle_result(self, record: CallRecord, result: Any) -> Any:
         return handle_openai_result(self, record, result)
-
-    def error(self, record: CallRecord, exc: BaseException) -> None:
-        status = getattr(exc, "status_code", None)
-        if isinstance(status, int):
-            record.set(attr.HTTP_RESPONSE_STATUS_CODE, status)
 
 
 class ChatCompletions(OpenAIOperation):
