@@ -34,8 +34,7 @@ from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, Trace
 
 from tracepond.config import Settings
 from tracepond.exporters.duckdb import DuckDBSpanProcessor
-from tracepond.tracing import attributes as attr
-
+from tracepond.conventions import attributes as attr
 RESOURCE = Resource.create({"service.name": "bench"})
 SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 CHAT = {

@@ -42,7 +42,7 @@ from tracepond.exporters.otlp import (
     build_span_exporter,
     build_span_processor,
 )
-from tracepond.tracing import attributes as attr
+from tracepond.conventions import attributes as attr
 from tracepond.tracing import provider
 
 GENAI = {

@@ -50,7 +50,7 @@ def test_readme_commands_match_ci() -> None:
 
 
 def test_the_viewer_address_in_the_readme_is_the_default() -> None:
-    from tracepond.viewer.cli import ui
+    from tracepond.cli.ui import ui
 
     port = next(p.default for p in ui.params if p.name == "port")
     mentioned = set(re.findall(r"http://127\.0\.0\.1:(\d+)", README))

@@ -21,7 +21,7 @@ _EXPORTS: dict[str, str] = {
     "DROP": "tracepond.tracing.serialize:DROP",
     "ContextThreadPoolExecutor": "tracepond.tracing.context:ContextThreadPoolExecutor",
     "LiveSpan": "tracepond.tracing.spans:LiveSpan",
-    "SpanType": "tracepond.tracing.span_types:SpanType",
+    "SpanType": "tracepond.conventions.span_types:SpanType",
     "flush": "tracepond.tracing.provider:flush",
     "get_current_span": "tracepond.tracing.spans:get_current_span",
     "get_current_trace_id": "tracepond.tracing.spans:get_current_trace_id",
@@ -32,57 +32,57 @@ _EXPORTS: dict[str, str] = {
     # autolog
     "autolog": "tracepond.autolog:autolog",
     # query API
-    "Trace": "tracepond.store.model:Trace",
+    "Trace": "tracepond.store.trace:Trace",
     "get_trace": "tracepond.store.query:get_trace",
     "search_traces": "tracepond.store.query:search_traces",
     "sql": "tracepond.store.query:sql",
     # runs
-    "ActiveRun": "tracepond.store.runs:ActiveRun",
-    "Experiment": "tracepond.store.runs_types:Experiment",
-    "ExperimentConflictError": "tracepond.store.runs_types:ExperimentConflictError",
-    "Run": "tracepond.store.runs_types:Run",
-    "RunError": "tracepond.store.runs_types:RunError",
-    "active_run": "tracepond.store.runs:active_run",
-    "end_run": "tracepond.store.runs:end_run",
-    "get_experiment_by_name": "tracepond.store.runs:get_experiment_by_name",
-    "get_metric_history": "tracepond.store.runs:get_metric_history",
-    "get_run": "tracepond.store.runs:get_run",
-    "link_traces_to_run": "tracepond.store.runs_query:link_traces_to_run",
-    "log_artifact": "tracepond.store.runs_log:log_artifact",
-    "log_metric": "tracepond.store.runs_log:log_metric",
-    "log_metrics": "tracepond.store.runs_log:log_metrics",
-    "log_param": "tracepond.store.runs_log:log_param",
-    "log_params": "tracepond.store.runs_log:log_params",
-    "search_runs": "tracepond.store.runs_query:search_runs",
-    "set_experiment": "tracepond.store.runs:set_experiment",
-    "set_tag": "tracepond.store.runs_log:set_tag",
-    "set_tags": "tracepond.store.runs_log:set_tags",
-    "start_run": "tracepond.store.runs:start_run",
+    "ActiveRun": "tracepond.tracking.runs:ActiveRun",
+    "Experiment": "tracepond.tracking.entities:Experiment",
+    "ExperimentConflictError": "tracepond.tracking.entities:ExperimentConflictError",
+    "Run": "tracepond.tracking.entities:Run",
+    "RunError": "tracepond.tracking.entities:RunError",
+    "active_run": "tracepond.tracking.runs:active_run",
+    "end_run": "tracepond.tracking.runs:end_run",
+    "get_experiment_by_name": "tracepond.tracking.runs:get_experiment_by_name",
+    "get_metric_history": "tracepond.tracking.runs:get_metric_history",
+    "get_run": "tracepond.tracking.runs:get_run",
+    "link_traces_to_run": "tracepond.tracking.run_search:link_traces_to_run",
+    "log_artifact": "tracepond.tracking.run_logging:log_artifact",
+    "log_metric": "tracepond.tracking.run_logging:log_metric",
+    "log_metrics": "tracepond.tracking.run_logging:log_metrics",
+    "log_param": "tracepond.tracking.run_logging:log_param",
+    "log_params": "tracepond.tracking.run_logging:log_params",
+    "search_runs": "tracepond.tracking.run_search:search_runs",
+    "set_experiment": "tracepond.tracking.runs:set_experiment",
+    "set_tag": "tracepond.tracking.run_logging:set_tag",
+    "set_tags": "tracepond.tracking.run_logging:set_tags",
+    "start_run": "tracepond.tracking.runs:start_run",
     # models and registry
-    "LoadedModel": "tracepond.store.models:LoadedModel",
-    "LoggedModel": "tracepond.store.runs_types:LoggedModel",
-    "ModelInputError": "tracepond.store.runs_types:ModelInputError",
-    "ModelLoadError": "tracepond.store.runs_types:ModelLoadError",
-    "ModelStats": "tracepond.store.runs_types:ModelStats",
-    "ModelVersion": "tracepond.store.runs_types:ModelVersion",
-    "RegisteredModel": "tracepond.store.runs_types:RegisteredModel",
-    "delete_model_alias": "tracepond.store.registry:delete_model_alias",
-    "delete_model_version_tag": "tracepond.store.registry:delete_model_version_tag",
-    "get_logged_model": "tracepond.store.models:get_logged_model",
-    "get_model_version": "tracepond.store.registry:get_model_version",
-    "get_model_version_by_alias": "tracepond.store.registry:get_model_version_by_alias",
-    "get_registered_model": "tracepond.store.registry:get_registered_model",
-    "load_model": "tracepond.store.models:load_model",
-    "log_model": "tracepond.store.models:log_model",
-    "model_stats": "tracepond.store.model_stats:model_stats",
-    "register_model": "tracepond.store.registry:register_model",
-    "search_model_versions": "tracepond.store.registry_search:search_model_versions",
-    "search_registered_models": "tracepond.store.registry_search:search_registered_models",
-    "set_active_model": "tracepond.store.models:set_active_model",
-    "set_model_alias": "tracepond.store.registry:set_model_alias",
-    "set_model_version_tag": "tracepond.store.registry:set_model_version_tag",
-    "update_model_version": "tracepond.store.registry:update_model_version",
-    "update_registered_model": "tracepond.store.registry:update_registered_model",
+    "LoadedModel": "tracepond.tracking.logged_models:LoadedModel",
+    "LoggedModel": "tracepond.tracking.entities:LoggedModel",
+    "ModelInputError": "tracepond.tracking.entities:ModelInputError",
+    "ModelLoadError": "tracepond.tracking.entities:ModelLoadError",
+    "ModelStats": "tracepond.tracking.entities:ModelStats",
+    "ModelVersion": "tracepond.tracking.entities:ModelVersion",
+    "RegisteredModel": "tracepond.tracking.entities:RegisteredModel",
+    "delete_model_alias": "tracepond.tracking.registry:delete_model_alias",
+    "delete_model_version_tag": "tracepond.tracking.registry:delete_model_version_tag",
+    "get_logged_model": "tracepond.tracking.logged_models:get_logged_model",
+    "get_model_version": "tracepond.tracking.registry:get_model_version",
+    "get_model_version_by_alias": "tracepond.tracking.registry:get_model_version_by_alias",
+    "get_registered_model": "tracepond.tracking.registry:get_registered_model",
+    "load_model": "tracepond.tracking.logged_models:load_model",
+    "log_model": "tracepond.tracking.logged_models:log_model",
+    "model_stats": "tracepond.tracking.model_stats:model_stats",
+    "register_model": "tracepond.tracking.registry:register_model",
+    "search_model_versions": "tracepond.tracking.registry_search:search_model_versions",
+    "search_registered_models": "tracepond.tracking.registry_search:search_registered_models",
+    "set_active_model": "tracepond.tracking.logged_models:set_active_model",
+    "set_model_alias": "tracepond.tracking.registry:set_model_alias",
+    "set_model_version_tag": "tracepond.tracking.registry:set_model_version_tag",
+    "update_model_version": "tracepond.tracking.registry:update_model_version",
+    "update_registered_model": "tracepond.tracking.registry:update_registered_model",
 }
 
 __all__ = sorted(["__version__", *_EXPORTS])
@@ -127,61 +127,61 @@ sys.modules[__name__].__class__ = _Facade
 if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.autolog import autolog as autolog
     from tracepond.config import configure as configure
-    from tracepond.store.model import Trace as Trace
-    from tracepond.store.model_stats import model_stats as model_stats
-    from tracepond.store.models import LoadedModel as LoadedModel
-    from tracepond.store.models import get_logged_model as get_logged_model
-    from tracepond.store.models import load_model as load_model
-    from tracepond.store.models import log_model as log_model
-    from tracepond.store.models import set_active_model as set_active_model
+    from tracepond.store.trace import Trace as Trace
+    from tracepond.tracking.model_stats import model_stats as model_stats
+    from tracepond.tracking.logged_models import LoadedModel as LoadedModel
+    from tracepond.tracking.logged_models import get_logged_model as get_logged_model
+    from tracepond.tracking.logged_models import load_model as load_model
+    from tracepond.tracking.logged_models import log_model as log_model
+    from tracepond.tracking.logged_models import set_active_model as set_active_model
     from tracepond.store.query import get_trace as get_trace
     from tracepond.store.query import search_traces as search_traces
     from tracepond.store.query import sql as sql
-    from tracepond.store.registry import delete_model_alias as delete_model_alias
-    from tracepond.store.registry import delete_model_version_tag as delete_model_version_tag
-    from tracepond.store.registry import get_model_version as get_model_version
-    from tracepond.store.registry import get_model_version_by_alias as get_model_version_by_alias
-    from tracepond.store.registry import get_registered_model as get_registered_model
-    from tracepond.store.registry import register_model as register_model
-    from tracepond.store.registry import set_model_alias as set_model_alias
-    from tracepond.store.registry import set_model_version_tag as set_model_version_tag
-    from tracepond.store.registry import update_model_version as update_model_version
-    from tracepond.store.registry import update_registered_model as update_registered_model
-    from tracepond.store.registry_search import search_model_versions as search_model_versions
-    from tracepond.store.registry_search import search_registered_models as search_registered_models
-    from tracepond.store.runs import ActiveRun as ActiveRun
-    from tracepond.store.runs import active_run as active_run
-    from tracepond.store.runs import end_run as end_run
-    from tracepond.store.runs import get_experiment_by_name as get_experiment_by_name
-    from tracepond.store.runs import get_metric_history as get_metric_history
-    from tracepond.store.runs import get_run as get_run
-    from tracepond.store.runs import set_experiment as set_experiment
-    from tracepond.store.runs import start_run as start_run
-    from tracepond.store.runs_log import log_artifact as log_artifact
-    from tracepond.store.runs_log import log_metric as log_metric
-    from tracepond.store.runs_log import log_metrics as log_metrics
-    from tracepond.store.runs_log import log_param as log_param
-    from tracepond.store.runs_log import log_params as log_params
-    from tracepond.store.runs_log import set_tag as set_tag
-    from tracepond.store.runs_log import set_tags as set_tags
-    from tracepond.store.runs_query import link_traces_to_run as link_traces_to_run
-    from tracepond.store.runs_query import search_runs as search_runs
-    from tracepond.store.runs_types import Experiment as Experiment
-    from tracepond.store.runs_types import ExperimentConflictError as ExperimentConflictError
-    from tracepond.store.runs_types import LoggedModel as LoggedModel
-    from tracepond.store.runs_types import ModelInputError as ModelInputError
-    from tracepond.store.runs_types import ModelLoadError as ModelLoadError
-    from tracepond.store.runs_types import ModelStats as ModelStats
-    from tracepond.store.runs_types import ModelVersion as ModelVersion
-    from tracepond.store.runs_types import RegisteredModel as RegisteredModel
-    from tracepond.store.runs_types import Run as Run
-    from tracepond.store.runs_types import RunError as RunError
+    from tracepond.tracking.registry import delete_model_alias as delete_model_alias
+    from tracepond.tracking.registry import delete_model_version_tag as delete_model_version_tag
+    from tracepond.tracking.registry import get_model_version as get_model_version
+    from tracepond.tracking.registry import get_model_version_by_alias as get_model_version_by_alias
+    from tracepond.tracking.registry import get_registered_model as get_registered_model
+    from tracepond.tracking.registry import register_model as register_model
+    from tracepond.tracking.registry import set_model_alias as set_model_alias
+    from tracepond.tracking.registry import set_model_version_tag as set_model_version_tag
+    from tracepond.tracking.registry import update_model_version as update_model_version
+    from tracepond.tracking.registry import update_registered_model as update_registered_model
+    from tracepond.tracking.registry_search import search_model_versions as search_model_versions
+    from tracepond.tracking.registry_search import search_registered_models as search_registered_models
+    from tracepond.tracking.runs import ActiveRun as ActiveRun
+    from tracepond.tracking.runs import active_run as active_run
+    from tracepond.tracking.runs import end_run as end_run
+    from tracepond.tracking.runs import get_experiment_by_name as get_experiment_by_name
+    from tracepond.tracking.runs import get_metric_history as get_metric_history
+    from tracepond.tracking.runs import get_run as get_run
+    from tracepond.tracking.runs import set_experiment as set_experiment
+    from tracepond.tracking.runs import start_run as start_run
+    from tracepond.tracking.run_logging import log_artifact as log_artifact
+    from tracepond.tracking.run_logging import log_metric as log_metric
+    from tracepond.tracking.run_logging import log_metrics as log_metrics
+    from tracepond.tracking.run_logging import log_param as log_param
+    from tracepond.tracking.run_logging import log_params as log_params
+    from tracepond.tracking.run_logging import set_tag as set_tag
+    from tracepond.tracking.run_logging import set_tags as set_tags
+    from tracepond.tracking.run_search import link_traces_to_run as link_traces_to_run
+    from tracepond.tracking.run_search import search_runs as search_runs
+    from tracepond.tracking.entities import Experiment as Experiment
+    from tracepond.tracking.entities import ExperimentConflictError as ExperimentConflictError
+    from tracepond.tracking.entities import LoggedModel as LoggedModel
+    from tracepond.tracking.entities import ModelInputError as ModelInputError
+    from tracepond.tracking.entities import ModelLoadError as ModelLoadError
+    from tracepond.tracking.entities import ModelStats as ModelStats
+    from tracepond.tracking.entities import ModelVersion as ModelVersion
+    from tracepond.tracking.entities import RegisteredModel as RegisteredModel
+    from tracepond.tracking.entities import Run as Run
+    from tracepond.tracking.entities import RunError as RunError
     from tracepond.tracing.context import ContextThreadPoolExecutor as ContextThreadPoolExecutor
     from tracepond.tracing.context import wrap_with_context as wrap_with_context
     from tracepond.tracing.decorator import trace as trace
     from tracepond.tracing.provider import flush as flush
     from tracepond.tracing.serialize import DROP as DROP
-    from tracepond.tracing.span_types import SpanType as SpanType
+    from tracepond.conventions.span_types import SpanType as SpanType
     from tracepond.tracing.spans import LiveSpan as LiveSpan
     from tracepond.tracing.spans import get_current_span as get_current_span
     from tracepond.tracing.spans import get_current_trace_id as get_current_trace_id

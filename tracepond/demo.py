@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import tracepond
-from tracepond.tracing.span_types import SpanType
+from tracepond.conventions.span_types import SpanType
 
 EMBEDDING_MODEL = "text-embedding-3-small"
 CHAT_MODEL = "gpt-4o-mini"

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from tracepond.autolog import bedrock_bodies as bodies
-from tracepond.autolog import bedrock_families as families
-from tracepond.autolog.bedrock_bodies import ModelRef, Usage
+from tracepond.autolog.bedrock import bodies
+from tracepond.autolog.bedrock import families
+from tracepond.autolog.bedrock.bodies import ModelRef, Usage
 
 
 @pytest.mark.parametrize(

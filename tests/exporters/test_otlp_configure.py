@@ -13,7 +13,7 @@ import tracepond
 from tests.interop.receivers import GrpcReceiver, HttpReceiver, free_port
 from tracepond.cli import main
 from tracepond.exporters.otlp import OtlpSpanProcessor, otlp_export_stats
-from tracepond.tracing import attributes as attr
+from tracepond.conventions import attributes as attr
 from tracepond.tracing import provider
 
 

@@ -27,8 +27,7 @@ from tracepond.exporters.otlp import (
     otlp_drop_counts,
 )
 from tracepond.exporters.otlp_queue import AT_SHUTDOWN, EXPORT_FAILED, QUEUE_FULL
-from tracepond.tracing import attributes as attr
-
+from tracepond.conventions import attributes as attr
 RECEIVERS = {"http/protobuf": HttpReceiver, "grpc": GrpcReceiver}
 
 

@@ -20,8 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import tracepond
 from tests.interop.receivers import free_port
 from tracepond.store.connection import open_store, read_connection
-from tracepond.tracing import attributes as attr
-
+from tracepond.conventions import attributes as attr
 TOKEN = "roundtrip-token-0123456789abcdef"
 
 

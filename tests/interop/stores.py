@@ -18,8 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from tracepond.store.writer import write_spans
-from tracepond.tracing import attributes as attr
-
+from tracepond.conventions import attributes as attr
 UTC = dt.timezone.utc
 
 

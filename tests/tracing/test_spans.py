@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import tracepond
-from tracepond.tracing import attributes as attr
+from tracepond.conventions import attributes as attr
 from tracepond.tracing.context import (
     reset_active_model_id,
     reset_active_run,

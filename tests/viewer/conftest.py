@@ -24,7 +24,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from tracepond.store.rows import trace_start
 from tracepond.store.writer import write_batch, write_spans
-from tracepond.tracing import attributes as attr
+from tracepond.conventions import attributes as attr
 from tracepond.viewer.server import create_app
 
 XSS_NAME = '<img src=x onerror="window.__xss=1">'

@@ -322,8 +322,8 @@ async def test_hostile_names_come_back_as_plain_json_strings(
 async def test_runs_and_models_endpoints_list_what_the_store_has(
     client: httpx.AsyncClient, sample_store: SampleStore
 ) -> None:
-    from tracepond.store.models import set_active_model
-    from tracepond.store.runs import start_run
+    from tracepond.tracking.logged_models import set_active_model
+    from tracepond.tracking.runs import start_run
     from tracepond.tracing import context
 
     assert (await client.get("/api/runs")).json()["runs"] == []

@@ -331,7 +331,7 @@ def test_a_running_trace_says_so(served: tuple[str, SampleStore], page: Any) -> 
 
 
 def test_runs_page_links_to_the_run_traces(served: tuple[str, SampleStore], page: Any) -> None:
-    from tracepond.store.runs import start_run
+    from tracepond.tracking.runs import start_run
 
     url, store = served
     with start_run(experiment="browser-exp", name="nightly-eval", store=store.path) as run:

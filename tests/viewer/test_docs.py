@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tracepond.viewer import api
-from tracepond.viewer.cli import ui
+from tracepond.cli.ui import ui
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
 

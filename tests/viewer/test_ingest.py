@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from tests.viewer.test_otlp_decode import CHILD, ROOT, TRACE, json_body
+from tests.otlp.test_decode import CHILD, ROOT, TRACE, json_body
 from tracepond.store.query import get_trace, sql
 from tracepond.viewer.server import create_app
 
@@ -158,7 +158,7 @@ def test_partial_success_names_rejected_spans(viewer: tuple[str, str]) -> None:
     from google.protobuf import json_format
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    from tracepond.viewer.otlp_decode import _hex_ids_to_base64
+    from tracepond.otlp.decode import _hex_ids_to_base64
 
     proto = json_format.ParseDict(
         _hex_ids_to_base64(orjson.loads(request_json)), ExportTraceServiceRequest()
@@ -204,7 +204,7 @@ def test_tracepond_ui_subprocess_with_a_token(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "from tracepond.viewer.cli import ui; ui()",
+            "from tracepond.cli.ui import ui; ui()",
             "--store",
             store,
             "--port",

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from tests.viewer.conftest import SampleStore
-from tests.viewer.test_otlp_decode import json_body
+from tests.otlp.test_decode import json_body
 from tracepond.errors import ConfigError
 from tracepond.store.query import sql
 from tracepond.viewer.security import CONTENT_SECURITY_POLICY, is_loopback_host

@@ -13,9 +13,9 @@ method                                    operation           span type     stre
 ========================================  ==================  ============  ==========
 
 Groq's chat API has OpenAI's shapes, so this module reuses the OpenAI autologger's pieces that
-do not import openai: the message conversion (:mod:`~tracepond.autolog.openai_messages`), the
-chat stream accumulator and usage reader (:mod:`~tracepond.autolog.openai_streams`) and the raw
-response proxy (:mod:`~tracepond.autolog.openai_results`). What is Groq's own: provider
+do not import openai: the message conversion (:mod:`~tracepond.autolog.chat_completions.messages`), the
+chat stream accumulator and usage reader (:mod:`~tracepond.autolog.chat_completions.streams`) and the raw
+response proxy (:mod:`~tracepond.autolog.chat_completions.results`). What is Groq's own: provider
 ``groq``, and the usage of a stream, which Groq sends in ``x_groq.usage`` of its last chunk
 (recorded with ``tracepond.usage.source = 'x_groq'``). Audio files are never recorded, only
 their name and size.
@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracepond.autolog import openai_messages as msg
-from tracepond.autolog.openai_compatible import CompatibleOperation
-from tracepond.autolog.openai_results import TracedRawResponse
-from tracepond.autolog.openai_streams import (
+from tracepond.autolog.chat_completions import messages as msg
+from tracepond.autolog.chat_completions.request import CompatibleOperation
+from tracepond.autolog.chat_completions.results import TracedRawResponse
+from tracepond.autolog.chat_completions.streams import (
     ChatStreamAccumulator,
     record_chat_request,
     record_chat_response,
@@ -36,8 +36,8 @@ from tracepond.autolog.openai_streams import (
 from tracepond.autolog.patching import Patcher
 from tracepond.autolog.provider import AutologOptions, CallRecord, make_wrapper
 from tracepond.autolog.stream import StreamAccumulator, wrap_stream
-from tracepond.tracing import attributes as attr
-from tracepond.tracing.span_types import SpanType
+from tracepond.conventions import attributes as attr
+from tracepond.conventions.span_types import SpanType
 
 NAME = "groq"
 PACKAGE = "groq"

@@ -24,8 +24,7 @@ from opentelemetry.metrics import Histogram, Meter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 
-from tracepond.tracing import attributes as attr
-
+from tracepond.conventions import attributes as attr
 if TYPE_CHECKING:
     from tracepond.autolog.provider import CallRecord
 

@@ -40,7 +40,7 @@ from tracepond.autolog.patching import Wrapper
 from tracepond.autolog.stream import StreamAccumulator, wrap_stream
 from tracepond.config import Settings, get_settings
 from tracepond.errors import log_internal_error
-from tracepond.tracing import attributes as attr
+from tracepond.conventions import attributes as attr
 from tracepond.tracing import serialize
 from tracepond.tracing.provider import get_tracer
 from tracepond.tracing.spans import end_span, record_error, start_attributes, track_local_root

@@ -41,8 +41,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import wrapt
 
 from tracepond.errors import log_internal_error
-from tracepond.tracing import attributes as attr
-
+from tracepond.conventions import attributes as attr
 if TYPE_CHECKING:
     from tracepond.autolog.provider import CallRecord
 

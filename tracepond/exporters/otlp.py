@@ -49,7 +49,7 @@ from tracepond.exporters.otlp_queue import (
     otlp_drop_counts,
     otlp_export_stats,
 )
-from tracepond.tracing.attributes import CONTENT_ATTRIBUTES
+from tracepond.conventions.attributes import CONTENT_ATTRIBUTES
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader

@@ -3,7 +3,7 @@
 The input is what the OpenTelemetry Collector's ``file`` exporter writes: one
 ``ExportTraceServiceRequest`` in OTLP/JSON per line (blank lines allowed; ``.gz`` files are read
 compressed). Decoding and the conversion to store rows are the viewer's OTLP ingest's own
-(:mod:`tracepond.viewer.otlp_decode`, :mod:`tracepond.viewer.otlp_rows`), so a span imported
+(:mod:`tracepond.otlp.decode`, :mod:`tracepond.otlp.spans`), so a span imported
 from a file and one received over OTLP/HTTP become the same rows.
 
 Every file is read and checked before anything is written: a line that is not JSON, not an
@@ -41,8 +41,8 @@ class ImportResult:
 
 def read_otlp_json(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[ReadableSpan]]]:
     """Each non-blank line's spans, as (line number, spans); raises ImportFileError."""
-    from tracepond.viewer.otlp_decode import JSON, OtlpDecodeError, decode_spans, parse_request
-    from tracepond.viewer.otlp_rows import readable_span
+    from tracepond.otlp.decode import JSON, OtlpDecodeError, decode_spans, parse_request
+    from tracepond.otlp.spans import readable_span
 
     name = os.fspath(path)
     with _open(name) as file:

@@ -24,9 +24,7 @@ from dataclasses import dataclass
 import duckdb
 
 from tracepond.errors import SchemaVersionError
-from tracepond.store import runs_schema
-
-
+from tracepond.store import schema_tracking as runs_schema
 @dataclass(frozen=True)
 class Migration:
     version: int

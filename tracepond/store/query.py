@@ -22,7 +22,7 @@ import orjson
 from tracepond.errors import QueryError
 from tracepond.store.connection import read_connection
 from tracepond.store.filter import compile_filter, compile_order_by, uses_spans
-from tracepond.store.model import Span, SpanEvent, Trace, TraceInfo, TraceList, span_tree
+from tracepond.store.trace import Span, SpanEvent, Trace, TraceInfo, TraceList, span_tree
 
 try:
     import pyarrow as pa

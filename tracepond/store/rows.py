@@ -19,8 +19,8 @@ import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
-from tracepond.tracing import attributes as attr
-from tracepond.tracing.span_types import OPERATION_SPAN_TYPES, SpanType
+from tracepond.conventions import attributes as attr
+from tracepond.conventions.span_types import OPERATION_SPAN_TYPES, SpanType
 
 # (column, DuckDB type); the writer inserts BY NAME, so the order here is free.
 SPAN_COLUMNS: tuple[tuple[str, str], ...] = (

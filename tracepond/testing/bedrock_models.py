@@ -5,7 +5,7 @@ The shapes follow AWS's documentation of each family's native request and respon
 Command R) and of the Converse API. Answers are deterministic: a fixed reply, token counts that
 are the number of whitespace-separated words, so tests can assert exact values.
 
-This module is written independently of ``tracepond.autolog.bedrock_bodies`` on purpose: the
+This module is written independently of ``tracepond.autolog.bedrock.bodies`` on purpose: the
 server must not share the parser it is used to test.
 """
 

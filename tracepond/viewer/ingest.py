@@ -2,8 +2,8 @@
 
 Any OpenTelemetry SDK or collector can point its OTLP/HTTP exporter at the viewer
 (``OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:5454``). Spans are decoded
-(tracepond.viewer.otlp_decode), converted to the store's span and event rows
-(tracepond.viewer.otlp_rows) and written through the store's write API by one writer thread:
+(tracepond.otlp.decode), converted to the store's span and event rows
+(tracepond.otlp.spans) and written through the store's write API by one writer thread:
 requests that arrive while it writes are committed together in its next transaction (group
 commit), and each request is answered once its spans are committed.
 
@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tracepond.errors import StoreError, StoreLockedError
-from tracepond.viewer.otlp_decode import (
+from tracepond.otlp.decode import (
     JSON,
     MAX_BODY_BYTES,
     PROTOBUF,
@@ -33,7 +33,7 @@ from tracepond.viewer.otlp_decode import (
     encode_status,
     parse_request,
 )
-from tracepond.viewer.otlp_rows import OtlpSpan, write_spans
+from tracepond.otlp.spans import OtlpSpan, write_spans
 
 _INVALID_ARGUMENT = 3
 _UNAVAILABLE = 14

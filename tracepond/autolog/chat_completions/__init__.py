@@ -1,0 +1,1 @@
+"""tracepond/autolog/chat_completions"""

@@ -1,0 +1,179 @@
+"""What the query API returns: :class:`Trace` = :class:`TraceInfo` + its :class:`Span` tree.
+
+Times are timezone-aware UTC datetimes; inputs, outputs, attributes, tags and metadata are parsed
+from the store's JSON text. ``Trace.spans`` lists parents before children (siblings by start
+time); :meth:`Trace.span_tree` pairs each span with its depth for tree displays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import html
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+
+@dataclass(frozen=True)
+class SpanEvent:
+    name: str
+    time: dt.datetime | None
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Span:
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    span_type: str
+    status: str
+    status_message: str | None
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+    duration_ms: float | None
+    kind: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    inputs: Any = None
+    outputs: Any = None
+    attributes: dict[str, Any] = field(default_factory=dict)
+    events: list[SpanEvent] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TraceInfo:
+    trace_id: str
+    name: str | None
+    status: str
+    start_time: dt.datetime | None
+    end_time: dt.datetime | None
+    duration_ms: float | None
+    tags: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    session_id: str | None = None
+    user_id: str | None = None
+    run_id: str | None = None
+    experiment_id: str | None = None
+    model_id: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None
+    span_count: int = 0
+    error_count: int = 0
+    in_progress: bool = False
+    root_span_id: str | None = None
+    service_name: str | None = None
+    inputs: Any = None
+    outputs: Any = None
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One trace: ``info`` (the ``traces`` row) and ``spans`` (parents before children)."""
+
+    info: TraceInfo
+    spans: list[Span] = field(default_factory=list)
+
+    @property
+    def trace_id(self) -> str:
+        return self.info.trace_id
+
+    def span_tree(self) -> list[tuple[int, Span]]:
+        """(depth, span) in display order: each parent followed by its children."""
+        return span_tree(self.spans)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data: datetimes as ISO 8601 strings."""
+        return _plain(dataclasses.asdict(self))  # type: ignore[no-any-return]
+
+    def to_json(self, indent: bool = False) -> str:
+        option = orjson.OPT_INDENT_2 if indent else 0
+        return orjson.dumps(self.to_dict(), option=option, default=str).decode()
+
+    def _repr_html_(self) -> str:
+        try:
+            from tracepond.display import notebook
+        except ImportError:
+            return _simple_html(self)
+        rendered: str = notebook.render_trace_html(self)
+        return rendered
+
+    def __repr__(self) -> str:
+        info = self.info
+        return (
+            f"Trace(trace_id={info.trace_id!r}, name={info.name!r}, status={info.status!r}, "
+            f"duration_ms={info.duration_ms}, spans={len(self.spans)})"
+        )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def span_tree(spans: list[Span]) -> list[tuple[int, Span]]:
+    """Depth-first order, siblings by start time; spans whose parent is absent are roots."""
+    ids = {span.span_id for span in spans}
+    children: dict[str | None, list[Span]] = {}
+    for span in spans:
+        parent = span.parent_span_id if span.parent_span_id in ids else None
+        children.setdefault(parent, []).append(span)
+    for group in children.values():
+        group.sort(
+            key=lambda s: (
+                s.start_time or dt.datetime.min.replace(tzinfo=dt.timezone.utc),
+                s.span_id,
+            )
+        )
+    ordered: list[tuple[int, Span]] = []
+    stack: list[tuple[int, Span]] = [(0, s) for s in reversed(children.get(None, []))]
+    while stack:
+        depth, span = stack.pop()
+        ordered.append((depth, span))
+        stack.extend((depth + 1, child) for child in reversed(children.get(span.span_id, [])))
+    return ordered
+
+
+class TraceList(list[Trace]):
+    """What ``search_traces`` returns: a plain ``list`` of :class:`Trace` that Jupyter renders
+    as the viewer's trace table (click a row to open the trace), with no server running."""
+
+    def _repr_html_(self) -> str:
+        try:
+            from tracepond.display import notebook
+        except ImportError:
+            return "".join(_simple_html(trace) for trace in self)
+        rendered: str = notebook.render_traces_html(self)
+        return rendered
+
+
+def _simple_html(trace: Trace) -> str:
+    info = trace.info
+    rows = "".join(
+        "<tr><td style='padding-left:{pad}em'>{name}</td><td>{kind}</td><td>{status}</td>"
+        "<td>{ms}</td></tr>".format(
+            pad=depth * 1.2,
+            name=html.escape(span.name or ""),
+            kind=html.escape(span.span_type or ""),
+            status=html.escape(span.status or ""),
+            ms="" if span.duration_ms is None else f"{span.duration_ms:.1f} ms",
+        )
+        for depth, span in trace.span_tree()
+    )
+    title = html.escape(f"{info.name or ''} · {info.status} · {info.trace_id}")
+    return (
+        f"<div><b>{title}</b><table><tr><th>span</th><th>type</th><th>status</th>"
+        f"<th>duration</th></tr>{rows}</table></div>"
+    )
