@@ -33,8 +33,9 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from tracepond.config import Settings
-from tracepond.exporters.duckdb import DuckDBSpanProcessor
 from tracepond.conventions import attributes as attr
+from tracepond.exporters.duckdb import DuckDBSpanProcessor
+
 RESOURCE = Resource.create({"service.name": "bench"})
 SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 CHAT = {

@@ -37,12 +37,12 @@ import tracepond
 from tests.interop.receivers import GrpcReceiver, HttpReceiver, free_port
 from tests.interop.stores import SpanFactory
 from tracepond.config import build_settings
+from tracepond.conventions import attributes as attr
 from tracepond.exporters.otlp import (
     OtlpSpanProcessor,
     build_span_exporter,
     build_span_processor,
 )
-from tracepond.conventions import attributes as attr
 from tracepond.tracing import provider
 
 GENAI = {

@@ -11,12 +11,12 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from tracepond._version import __version__ as __version__
 
 # public name -> "module:attribute". Grouped by owner module; keep each group sorted.
 _EXPORTS: dict[str, str] = {
     # configuration
-    "configure": "tracepond.config:configure",
+    "configure": "tracepond.pipeline:configure",
     # tracing
     "DROP": "tracepond.tracing.serialize:DROP",
     "ContextThreadPoolExecutor": "tracepond.tracing.context:ContextThreadPoolExecutor",
@@ -92,6 +92,7 @@ def __getattr__(name: str) -> Any:
     target = _EXPORTS.get(name)
     if target is None:
         raise AttributeError(f"module 'tracepond' has no attribute {name!r}")
+    importlib.import_module("tracepond.pipeline")  # wires span processors before any tracing
     module_name, _, attribute = target.partition(":")
     value = getattr(importlib.import_module(module_name), attribute)
     globals()[name] = value  # later lookups skip __getattr__
@@ -126,17 +127,38 @@ sys.modules[__name__].__class__ = _Facade
 
 if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.autolog import autolog as autolog
-    from tracepond.config import configure as configure
+    from tracepond.conventions.span_types import SpanType as SpanType
+    from tracepond.pipeline import configure as configure
+    from tracepond.store.query import get_trace as get_trace
+    from tracepond.store.query import search_traces as search_traces
+    from tracepond.store.query import sql as sql
     from tracepond.store.trace import Trace as Trace
-    from tracepond.tracking.model_stats import model_stats as model_stats
+    from tracepond.tracing.context import ContextThreadPoolExecutor as ContextThreadPoolExecutor
+    from tracepond.tracing.context import wrap_with_context as wrap_with_context
+    from tracepond.tracing.decorator import trace as trace
+    from tracepond.tracing.provider import flush as flush
+    from tracepond.tracing.serialize import DROP as DROP
+    from tracepond.tracing.spans import LiveSpan as LiveSpan
+    from tracepond.tracing.spans import get_current_span as get_current_span
+    from tracepond.tracing.spans import get_current_trace_id as get_current_trace_id
+    from tracepond.tracing.spans import start_span as start_span
+    from tracepond.tracing.spans import update_current_trace as update_current_trace
+    from tracepond.tracking.entities import Experiment as Experiment
+    from tracepond.tracking.entities import ExperimentConflictError as ExperimentConflictError
+    from tracepond.tracking.entities import LoggedModel as LoggedModel
+    from tracepond.tracking.entities import ModelInputError as ModelInputError
+    from tracepond.tracking.entities import ModelLoadError as ModelLoadError
+    from tracepond.tracking.entities import ModelStats as ModelStats
+    from tracepond.tracking.entities import ModelVersion as ModelVersion
+    from tracepond.tracking.entities import RegisteredModel as RegisteredModel
+    from tracepond.tracking.entities import Run as Run
+    from tracepond.tracking.entities import RunError as RunError
     from tracepond.tracking.logged_models import LoadedModel as LoadedModel
     from tracepond.tracking.logged_models import get_logged_model as get_logged_model
     from tracepond.tracking.logged_models import load_model as load_model
     from tracepond.tracking.logged_models import log_model as log_model
     from tracepond.tracking.logged_models import set_active_model as set_active_model
-    from tracepond.store.query import get_trace as get_trace
-    from tracepond.store.query import search_traces as search_traces
-    from tracepond.store.query import sql as sql
+    from tracepond.tracking.model_stats import model_stats as model_stats
     from tracepond.tracking.registry import delete_model_alias as delete_model_alias
     from tracepond.tracking.registry import delete_model_version_tag as delete_model_version_tag
     from tracepond.tracking.registry import get_model_version as get_model_version
@@ -148,15 +170,9 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.tracking.registry import update_model_version as update_model_version
     from tracepond.tracking.registry import update_registered_model as update_registered_model
     from tracepond.tracking.registry_search import search_model_versions as search_model_versions
-    from tracepond.tracking.registry_search import search_registered_models as search_registered_models
-    from tracepond.tracking.runs import ActiveRun as ActiveRun
-    from tracepond.tracking.runs import active_run as active_run
-    from tracepond.tracking.runs import end_run as end_run
-    from tracepond.tracking.runs import get_experiment_by_name as get_experiment_by_name
-    from tracepond.tracking.runs import get_metric_history as get_metric_history
-    from tracepond.tracking.runs import get_run as get_run
-    from tracepond.tracking.runs import set_experiment as set_experiment
-    from tracepond.tracking.runs import start_run as start_run
+    from tracepond.tracking.registry_search import (
+        search_registered_models as search_registered_models,
+    )
     from tracepond.tracking.run_logging import log_artifact as log_artifact
     from tracepond.tracking.run_logging import log_metric as log_metric
     from tracepond.tracking.run_logging import log_metrics as log_metrics
@@ -166,24 +182,11 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.tracking.run_logging import set_tags as set_tags
     from tracepond.tracking.run_search import link_traces_to_run as link_traces_to_run
     from tracepond.tracking.run_search import search_runs as search_runs
-    from tracepond.tracking.entities import Experiment as Experiment
-    from tracepond.tracking.entities import ExperimentConflictError as ExperimentConflictError
-    from tracepond.tracking.entities import LoggedModel as LoggedModel
-    from tracepond.tracking.entities import ModelInputError as ModelInputError
-    from tracepond.tracking.entities import ModelLoadError as ModelLoadError
-    from tracepond.tracking.entities import ModelStats as ModelStats
-    from tracepond.tracking.entities import ModelVersion as ModelVersion
-    from tracepond.tracking.entities import RegisteredModel as RegisteredModel
-    from tracepond.tracking.entities import Run as Run
-    from tracepond.tracking.entities import RunError as RunError
-    from tracepond.tracing.context import ContextThreadPoolExecutor as ContextThreadPoolExecutor
-    from tracepond.tracing.context import wrap_with_context as wrap_with_context
-    from tracepond.tracing.decorator import trace as trace
-    from tracepond.tracing.provider import flush as flush
-    from tracepond.tracing.serialize import DROP as DROP
-    from tracepond.conventions.span_types import SpanType as SpanType
-    from tracepond.tracing.spans import LiveSpan as LiveSpan
-    from tracepond.tracing.spans import get_current_span as get_current_span
-    from tracepond.tracing.spans import get_current_trace_id as get_current_trace_id
-    from tracepond.tracing.spans import start_span as start_span
-    from tracepond.tracing.spans import update_current_trace as update_current_trace
+    from tracepond.tracking.runs import ActiveRun as ActiveRun
+    from tracepond.tracking.runs import active_run as active_run
+    from tracepond.tracking.runs import end_run as end_run
+    from tracepond.tracking.runs import get_experiment_by_name as get_experiment_by_name
+    from tracepond.tracking.runs import get_metric_history as get_metric_history
+    from tracepond.tracking.runs import get_run as get_run
+    from tracepond.tracking.runs import set_experiment as set_experiment
+    from tracepond.tracking.runs import start_run as start_run

@@ -167,6 +167,15 @@ OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT = (
 OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
 """``service.name`` of the resource on tracepond's spans."""
 
+OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+"""Full URL for the GenAI metrics; used as given, else the base URL (+ ``/v1/metrics`` for HTTP)."""
+
+OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
+"""As :envvar:`OTEL_EXPORTER_OTLP_PROTOCOL`, for metrics only; preferred when set."""
+
+OTEL_METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
+"""Milliseconds between two exports of the GenAI metrics (a positive number). Default 60000."""
+
 OTEL_VARIABLES: tuple[str, ...] = (
     OTEL_EXPORTER_OTLP_ENDPOINT,
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
@@ -176,6 +185,9 @@ OTEL_VARIABLES: tuple[str, ...] = (
     OTEL_EXPORTER_OTLP_TRACES_HEADERS,
     OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
     OTEL_SERVICE_NAME,
+    OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
+    OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+    OTEL_METRIC_EXPORT_INTERVAL,
 )
 
 DEFAULT_STORE = "tracepond.duckdb"
@@ -209,6 +221,9 @@ class Settings:
     service_name: str | None = None
     metrics: bool = False
     use_global_provider: bool = False
+    otlp_metrics_endpoint: str | None = None
+    otlp_metrics_protocol: str | None = None  # None: the traces' protocol
+    metric_export_interval_ms: float = 60000.0
 
     @property
     def otlp_enabled(self) -> bool:
@@ -335,6 +350,15 @@ def _options_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             options[option] = (_parse_float(name, text), name)
     if (text := get(OTEL_SERVICE_NAME)) is not None and text.strip():
         options["service_name"] = (text.strip(), OTEL_SERVICE_NAME)
+    if (text := get(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)) is not None and text.strip():
+        options["otlp_metrics_endpoint"] = (text.strip(), OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)
+    if (text := get(OTEL_EXPORTER_OTLP_METRICS_PROTOCOL)) is not None and text.strip():
+        options["otlp_metrics_protocol"] = (text.strip().lower(), OTEL_EXPORTER_OTLP_METRICS_PROTOCOL)
+    if (text := get(OTEL_METRIC_EXPORT_INTERVAL)) is not None and text.strip():
+        options["metric_export_interval_ms"] = (
+            _parse_float(OTEL_METRIC_EXPORT_INTERVAL, text),
+            OTEL_METRIC_EXPORT_INTERVAL,
+        )
     return options
 
 
@@ -440,6 +464,11 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "service_name": _check_optional_str,
     "metrics": _check_bool,
     "use_global_provider": _check_bool,
+    "otlp_metrics_endpoint": _check_url,
+    "otlp_metrics_protocol": lambda source, value: (
+        None if value is None else _check_protocol(source, value)
+    ),
+    "metric_export_interval_ms": lambda source, value: _check_number(source, value, 1.0, None),
 }
 
 
@@ -498,25 +527,17 @@ def _install(settings: Settings) -> Settings:
     return settings
 
 
-def configure(**options: Any) -> Settings:
-    """Change tracepond's settings; returns the settings now in force.
-
-    Options not given keep their current value (the first call starts from the environment and
-    the defaults). Switching ``store`` flushes the spans pending for the old store there before
-    new spans go to the new one. Options: ``store``, ``otlp_endpoint``, ``otlp_traces_endpoint``,
-    ``otlp_protocol``, ``otlp_headers``, ``capture_content``, ``export_content``,
-    ``max_value_bytes``, ``sample_rate``, ``queue_size``, ``batch_size``, ``flush_interval_s``,
-    ``redact``, ``service_name``, ``metrics``, ``use_global_provider``.
-
-    Raises ConfigError (an unknown option, a bad value) and then changes nothing.
-    """
-    from tracepond.tracing import provider  # import here: provider reads settings from us
-
+def install(settings: Settings) -> Settings:
+    """Make ``settings`` the ones in force (the composition root, :mod:`tracepond.pipeline`,
+    calls it once the processors for them are in place)."""
     with _lock:
-        base = _current if _current is not None else build_settings()
-        settings = build_settings(base, **options)
-        provider.apply_settings(settings)  # raises ConfigError before anything is swapped
         return _install(settings)
+
+
+def current_base() -> Settings:
+    """What ``configure()`` starts from: the settings in force, else environment and defaults."""
+    with _lock:
+        return _current if _current is not None else build_settings()
 
 
 def reset_settings() -> None:

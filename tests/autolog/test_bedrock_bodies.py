@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tracepond.autolog.bedrock import bodies
-from tracepond.autolog.bedrock import families
+from tracepond.autolog.bedrock import bodies, families
 from tracepond.autolog.bedrock.bodies import ModelRef, Usage
 
 

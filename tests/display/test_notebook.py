@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from tests.viewer.conftest import XSS_NAME, XSS_OUTPUT, SampleStore
-from tracepond.store.query import get_trace, search_traces
 from tracepond.display.notebook import (
     TraceListView,
     display,
@@ -18,6 +17,7 @@ from tracepond.display.notebook import (
     render_trace_html,
     render_traces_html,
 )
+from tracepond.store.query import get_trace, search_traces
 
 
 def data_block(markup: str) -> str:

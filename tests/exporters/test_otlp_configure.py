@@ -12,8 +12,8 @@ from click.testing import CliRunner
 import tracepond
 from tests.interop.receivers import GrpcReceiver, HttpReceiver, free_port
 from tracepond.cli import main
-from tracepond.exporters.otlp import OtlpSpanProcessor, otlp_export_stats
 from tracepond.conventions import attributes as attr
+from tracepond.exporters.otlp import OtlpSpanProcessor, otlp_export_stats
 from tracepond.tracing import provider
 
 

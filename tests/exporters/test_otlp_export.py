@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, Tracer
 
 from tests.interop.receivers import GrpcReceiver, HttpReceiver, free_port
 from tracepond.config import build_settings
+from tracepond.conventions import attributes as attr
 from tracepond.exporters.otlp import (
     ContentFilteringExporter,
     OtlpSpanProcessor,
@@ -27,7 +28,7 @@ from tracepond.exporters.otlp import (
     otlp_drop_counts,
 )
 from tracepond.exporters.otlp_queue import AT_SHUTDOWN, EXPORT_FAILED, QUEUE_FULL
-from tracepond.conventions import attributes as attr
+
 RECEIVERS = {"http/protobuf": HttpReceiver, "grpc": GrpcReceiver}
 
 

@@ -19,8 +19,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 import tracepond
 from tests.interop.receivers import free_port
-from tracepond.store.connection import open_store, read_connection
 from tracepond.conventions import attributes as attr
+from tracepond.store.connection import open_store, read_connection
+
 TOKEN = "roundtrip-token-0123456789abcdef"
 
 

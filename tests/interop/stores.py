@@ -17,8 +17,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from tracepond.store.writer import write_spans
 from tracepond.conventions import attributes as attr
+from tracepond.store.writer import write_spans
+
 UTC = dt.timezone.utc
 
 

@@ -29,6 +29,7 @@ import pytest
 import tracepond
 from tests.interop.receivers import free_port
 from tracepond.conventions import attributes as attr
+
 pytestmark = pytest.mark.phoenix
 
 DEFAULT_PHOENIX_BIN = "/tmp/phoenix-venv/bin/phoenix"

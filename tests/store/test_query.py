@@ -14,9 +14,10 @@ from opentelemetry.trace import Status, StatusCode
 
 import tracepond
 from tests.store.conftest import Pipeline, file_digest, make_pipeline
+from tracepond.conventions import attributes as attr
 from tracepond.errors import QueryError, StoreError
 from tracepond.store.query import SqlResult, dropped_span_counts
-from tracepond.conventions import attributes as attr
+
 T0 = int(dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc).timestamp() * 1e9)
 SECOND = 1_000_000_000
 

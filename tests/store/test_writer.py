@@ -12,8 +12,10 @@ from opentelemetry.trace import Status, StatusCode
 
 import tracepond
 from tests.store.conftest import Pipeline, make_pipeline
-from tracepond.store.writer import write_spans
 from tracepond.conventions import attributes as attr
+from tracepond.store.writer import write_spans
+
+
 def _rows(store: str, query: str) -> list[tuple[object, ...]]:
     return tracepond.sql(query, store=store).fetchall()
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import tracepond
-from tracepond.tracking import runs
 from tracepond.tracing import context
+from tracepond.tracking import runs
 
 TABLES = (
     "experiments",

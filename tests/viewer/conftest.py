@@ -22,9 +22,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status, StatusCode
 
+from tracepond.conventions import attributes as attr
 from tracepond.store.rows import trace_start
 from tracepond.store.writer import write_batch, write_spans
-from tracepond.conventions import attributes as attr
 from tracepond.viewer.server import create_app
 
 XSS_NAME = '<img src=x onerror="window.__xss=1">'

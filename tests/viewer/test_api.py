@@ -322,9 +322,9 @@ async def test_hostile_names_come_back_as_plain_json_strings(
 async def test_runs_and_models_endpoints_list_what_the_store_has(
     client: httpx.AsyncClient, sample_store: SampleStore
 ) -> None:
+    from tracepond.tracing import context
     from tracepond.tracking.logged_models import set_active_model
     from tracepond.tracking.runs import start_run
-    from tracepond.tracing import context
 
     assert (await client.get("/api/runs")).json()["runs"] == []
     with start_run(experiment="support-bot", name="eval-3", store=sample_store.path) as run:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tracepond.viewer import api
 from tracepond.cli.ui import ui
+from tracepond.viewer import api
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
 

@@ -9,8 +9,8 @@ import httpx
 import orjson
 import pytest
 
-from tests.viewer.conftest import SampleStore
 from tests.otlp.test_decode import json_body
+from tests.viewer.conftest import SampleStore
 from tracepond.errors import ConfigError
 from tracepond.store.query import sql
 from tracepond.viewer.security import CONTENT_SECURITY_POLICY, is_loopback_host

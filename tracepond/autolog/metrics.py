@@ -25,6 +25,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 
 from tracepond.conventions import attributes as attr
+
 if TYPE_CHECKING:
     from tracepond.autolog.provider import CallRecord
 

@@ -39,8 +39,8 @@ from tracepond.autolog.content import encode_json, plain
 from tracepond.autolog.patching import Wrapper
 from tracepond.autolog.stream import StreamAccumulator, wrap_stream
 from tracepond.config import Settings, get_settings
-from tracepond.errors import log_internal_error
 from tracepond.conventions import attributes as attr
+from tracepond.errors import log_internal_error
 from tracepond.tracing import serialize
 from tracepond.tracing.provider import get_tracer
 from tracepond.tracing.spans import end_span, record_error, start_attributes, track_local_root

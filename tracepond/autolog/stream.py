@@ -40,8 +40,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import wrapt
 
-from tracepond.errors import log_internal_error
 from tracepond.conventions import attributes as attr
+from tracepond.errors import log_internal_error
+
 if TYPE_CHECKING:
     from tracepond.autolog.provider import CallRecord
 

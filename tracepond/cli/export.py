@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tracepond.cli import clear_errors, resolve_store, store_option
+from tracepond.cli.common import clear_errors, resolve_store, store_option
 
 
 @click.command()

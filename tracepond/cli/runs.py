@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tracepond.cli import clear_errors, print_rows, resolve_store, store_option
+from tracepond.cli.common import clear_errors, print_rows, resolve_store, store_option
 from tracepond.errors import NotFoundError
 
 

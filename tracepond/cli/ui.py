@@ -1,20 +1,15 @@
-"""`tracepond ui`: serve the local viewer over a store (registered in tracepond/cli.py)."""
+"""`tracepond ui`: serve the local viewer over a store (registered in tracepond/cli/__init__.py)."""
 
 from __future__ import annotations
 
 import click
 
+from tracepond.cli.common import resolve_store, store_option
 from tracepond.errors import ConfigError
 
 
 @click.command("ui")
-@click.option(
-    "--store",
-    "store",
-    envvar="TRACEPOND_STORE",
-    default=None,
-    help="Store file (default: TRACEPOND_STORE, then ./tracepond.duckdb).",
-)
+@store_option
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -37,11 +32,10 @@ from tracepond.errors import ConfigError
 )
 def ui(store: str | None, host: str, port: int, open_browser: bool, token: str | None) -> None:
     """Serve the trace viewer and OTLP/HTTP ingest (POST /v1/traces)."""
-    from tracepond.store.connection import resolve_store
-    from tracepond.viewer.server import check_token, serve
+    from tracepond.viewer.server import check_token, serve  # starlette loads only for `ui`
 
+    path = resolve_store(store, must_exist=False)  # the viewer may start before the first write
     try:
-        path = resolve_store(store)
         if token is not None:
             check_token(token)
     except ConfigError as exc:

@@ -33,13 +33,15 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from tracepond.errors import ConfigError, StoreError
+from tracepond.config import OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
+from tracepond.conventions.attributes import CONTENT_ATTRIBUTES
+from tracepond.errors import StoreError
 from tracepond.exporters.otlp_queue import (
     AT_SHUTDOWN,
     EXPORT_FAILED,
@@ -49,7 +51,6 @@ from tracepond.exporters.otlp_queue import (
     otlp_drop_counts,
     otlp_export_stats,
 )
-from tracepond.conventions.attributes import CONTENT_ATTRIBUTES
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
@@ -72,13 +73,9 @@ __all__ = [
 
 logger = logging.getLogger("tracepond.otlp")
 
-# Variables read here; tracepond.config reads the traces ones, the OTel exporters the rest
-# (OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT, _COMPRESSION, _CERTIFICATE, _INSECURE).
-OTEL_EXPORTER_OTLP_METRICS_ENDPOINT = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
-OTEL_EXPORTER_OTLP_METRICS_PROTOCOL = "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL"
-OTEL_METRIC_EXPORT_INTERVAL = "OTEL_METRIC_EXPORT_INTERVAL"
-CAPTURE_CONTENT_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-METRICS_SHUTDOWN_S = 3.0  # longest the last metrics export may hold up a shutdown
+# tracepond.config reads the OTEL_* variables tracepond honours; the OTel exporters read the
+# rest themselves (OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT, _COMPRESSION, _CERTIFICATE, _INSECURE).
+CAPTURE_CONTENT_VARIABLE = OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
 OTLP_DROP_SOURCE = "otlp"  # the writer_stats source `tracepond doctor` shows
 
 HTTP_PROTOBUF = "http/protobuf"
@@ -102,9 +99,8 @@ def traces_url(settings: Settings) -> str | None:
 def metrics_url(settings: Settings) -> str | None:
     """Where metrics go: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT as given, else the base URL
     (+ /v1/metrics for HTTP); None when only a traces endpoint is configured."""
-    specific = os.environ.get(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, "").strip()
-    if specific:
-        return specific
+    if settings.otlp_metrics_endpoint:
+        return settings.otlp_metrics_endpoint
     if settings.otlp_endpoint is None:
         return None
     if metrics_protocol(settings) == GRPC:
@@ -113,14 +109,7 @@ def metrics_url(settings: Settings) -> str | None:
 
 
 def metrics_protocol(settings: Settings) -> str:
-    value = os.environ.get(OTEL_EXPORTER_OTLP_METRICS_PROTOCOL, "").strip().lower()
-    if not value:
-        return settings.otlp_protocol
-    if value not in PROTOCOLS:
-        raise ConfigError(
-            f"{OTEL_EXPORTER_OTLP_METRICS_PROTOCOL}={value!r}: expected one of {', '.join(PROTOCOLS)}"
-        )
-    return value
+    return settings.otlp_metrics_protocol or settings.otlp_protocol
 
 
 def exporter_headers(settings: Settings) -> dict[str, str] | None:
@@ -181,47 +170,7 @@ def build_span_processor(settings: Settings) -> SpanProcessor | None:
             record_dropped(store, count, OTLP_DROP_SOURCE)
 
         processor.record_drops_with(record)
-    detach_metrics = attach_metric_reader(settings)
-    if detach_metrics is not None:
-        processor.on_shutdown(detach_metrics)
     return processor
-
-
-def attach_metric_reader(settings: Settings) -> Callable[[], None] | None:
-    """Send the GenAI metrics to the same collector; returns how to stop (None: nothing sent).
-
-    The reader joins the autologgers' metric providers whenever an endpoint is configured; the
-    autologgers record into it only while metrics are on (``configure(metrics=True)``,
-    ``autolog(metrics=True)`` or ``TRACEPOND_METRICS``), so with metrics off nothing is sent.
-    It lives as long as the span processor: a reconfigure that replaces the processor replaces
-    the reader too.
-    """
-    exporter = build_metric_exporter(settings)
-    if exporter is None:
-        return None
-    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
-
-    from tracepond.autolog import metrics
-
-    interval_ms = float(os.environ.get(OTEL_METRIC_EXPORT_INTERVAL) or 60000)
-    reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms)
-    metrics.add_metric_reader(reader)
-
-    def detach() -> None:
-        # The reader's shutdown sends the last metrics; a collector that is away would hold it
-        # for the exporter's whole retry timeout, so it gets a few seconds, then the exporter is
-        # shut down, which ends its retries.
-        closing = threading.Thread(
-            target=metrics.remove_metric_reader, args=(reader,), name="tracepond-otlp-metrics"
-        )
-        closing.daemon = True
-        closing.start()
-        closing.join(METRICS_SHUTDOWN_S)
-        if closing.is_alive():
-            exporter.shutdown()
-            closing.join(1.0)
-
-    return detach
 
 
 def build_metric_reader(settings: Settings) -> MetricReader | None:
@@ -234,8 +183,9 @@ def build_metric_reader(settings: Settings) -> MetricReader | None:
         return None
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-    interval_ms = float(os.environ.get(OTEL_METRIC_EXPORT_INTERVAL) or 60000)
-    return PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms)
+    return PeriodicExportingMetricReader(
+        exporter, export_interval_millis=settings.metric_export_interval_ms
+    )
 
 
 def build_metric_exporter(settings: Settings) -> MetricExporter | None:

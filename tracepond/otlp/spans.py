@@ -16,8 +16,8 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 
-from tracepond.viewer import store_access
 from tracepond.otlp.decode import OtlpSpan
+from tracepond.viewer import store_access
 
 _KINDS = {
     "INTERNAL": SpanKind.INTERNAL,

@@ -25,6 +25,8 @@ import duckdb
 
 from tracepond.errors import SchemaVersionError
 from tracepond.store import schema_tracking as runs_schema
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int

@@ -25,11 +25,11 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Span
 
 from tracepond.config import get_settings
-from tracepond.errors import log_internal_error
 from tracepond.conventions import attributes as attr
+from tracepond.conventions.span_types import SpanType
+from tracepond.errors import log_internal_error
 from tracepond.tracing.context import _active_model_id, _active_run
 from tracepond.tracing.provider import get_tracer
-from tracepond.conventions.span_types import SpanType
 from tracepond.tracing.spans import (
     LiveSpan,
     check_attribute_keys,

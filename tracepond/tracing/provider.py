@@ -11,6 +11,9 @@ built from the settings (the DuckDB store, OTLP) and the ones added with
 :func:`add_span_processor`. The dispatcher outlives reconfiguration, so a span started before
 ``configure()`` switched stores still reaches a live processor when it ends.
 
+Which processors the settings mean is not this module's business: the composition root
+(:mod:`tracepond.pipeline`) registers the builder with :func:`set_processor_builder`.
+
 Lifecycle: configured lazily from ``get_settings()`` by the first :func:`get_tracer`; flushed and
 shut down at interpreter exit; in a forked child the inherited processors (whose threads did not
 survive the fork) are dropped and fresh ones built on first use. :func:`reset` returns to the
@@ -23,6 +26,7 @@ import atexit
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -37,7 +41,7 @@ from opentelemetry.sdk.trace import (
 )
 from opentelemetry.sdk.trace.sampling import ALWAYS_ON, ParentBased, Sampler, TraceIdRatioBased
 
-from tracepond import __version__
+from tracepond._version import __version__
 from tracepond.config import Settings, get_settings, reset_settings
 from tracepond.errors import ConfigError, log_internal_error, logger
 
@@ -202,36 +206,20 @@ def _processor_key(settings: Settings) -> Settings:
     return Settings(**{**settings.__dict__, "sample_rate": 1.0, "use_global_provider": False})
 
 
+ProcessorBuilder = Callable[[Settings], tuple[SpanProcessor, ...]]
+_processor_builder: ProcessorBuilder | None = None
+
+
+def set_processor_builder(builder: ProcessorBuilder) -> None:
+    """Say how processors are built from settings (the composition root, tracepond.pipeline,
+    does it on import): tracing knows spans, not where they go."""
+    global _processor_builder
+    _processor_builder = builder
+
+
 def _build_processors(settings: Settings) -> tuple[SpanProcessor, ...]:
-    """The DuckDB and OTLP processors the settings ask for (imported only when asked for)."""
-    built: list[SpanProcessor] = []
-    try:
-        if settings.store is not None and _is_lake(settings.store):
-            logger.warning(
-                "tracepond: the store %s is a read-only Parquet lake; new spans are not stored "
-                "locally%s",
-                settings.store,
-                "" if settings.otlp_enabled else " (and no OTLP endpoint is set, so none are kept)",
-            )
-        elif settings.store is not None:
-            from tracepond.exporters.duckdb import DuckDBSpanProcessor
-
-            built.append(DuckDBSpanProcessor(settings.store, settings))
-        if settings.otlp_enabled:
-            from tracepond.exporters.otlp import build_span_processor
-
-            otlp = build_span_processor(settings)
-            if otlp is not None:
-                built.append(otlp)
-    except BaseException:
-        _shutdown_all(tuple(built))  # what was built before the failure must not leak threads
-        raise
-    return tuple(built)
-
-
-def _is_lake(store: str) -> bool:
-    """A Parquet export (s3:// or a folder) is a read-only store: no writer for it."""
-    return store.startswith("s3://") or os.path.isdir(store)
+    builder = _processor_builder
+    return builder(settings) if builder is not None else ()
 
 
 def _sampler(rate: float) -> Sampler:

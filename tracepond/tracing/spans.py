@@ -23,12 +23,12 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from tracepond.config import get_settings
-from tracepond.errors import log_internal_error
 from tracepond.conventions import attributes as attr
+from tracepond.conventions.span_types import SpanType
+from tracepond.errors import log_internal_error
 from tracepond.tracing.context import _active_model_id, _active_run
 from tracepond.tracing.provider import get_tracer
 from tracepond.tracing.serialize import DROP, REDACTED, encode, is_secret_key, redact_text, to_json
-from tracepond.conventions.span_types import SpanType
 
 logger = logging.getLogger("tracepond")
 

@@ -31,9 +31,9 @@ import duckdb
 import orjson
 
 from tracepond.errors import NotFoundError
+from tracepond.tracking import db as runs_db
 from tracepond.tracking import model_files as models_io
 from tracepond.tracking import runs
-from tracepond.tracking import db as runs_db
 from tracepond.tracking.entities import LoggedModel, ModelLoadError, RunError
 from tracepond.tracking.signature import ModelSignature, predict_function
 
@@ -336,8 +336,8 @@ class LoadedModel:
 
     @contextlib.contextmanager
     def _span(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Iterator[LiveSpan]:
-        from tracepond.tracing import context
         from tracepond.conventions.span_types import SpanType
+        from tracepond.tracing import context
         from tracepond.tracing.spans import start_span
 
         token = context.set_active_model_id(self.info.model_id)

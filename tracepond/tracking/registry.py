@@ -19,8 +19,8 @@ import duckdb
 
 from tracepond.errors import NotFoundError
 from tracepond.tracking import db as runs_db
-from tracepond.tracking.logged_models import find_model, model_from_row
 from tracepond.tracking.entities import LoggedModel, ModelVersion, RegisteredModel, RunError
+from tracepond.tracking.logged_models import find_model, model_from_row
 
 _RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")
 _VERSION_URI = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>[^/@]+)$")

@@ -16,9 +16,9 @@ import duckdb
 
 from tracepond.errors import QueryError
 from tracepond.tracking import db as runs_db
+from tracepond.tracking.entities import ModelVersion, RegisteredModel
 from tracepond.tracking.registry import registered_from_rows, versions_from_rows
 from tracepond.tracking.search_filter import Field, compile_filter, compile_order_by
-from tracepond.tracking.entities import ModelVersion, RegisteredModel
 
 _REGISTERED = {
     "name": Field("r.name", "text"),

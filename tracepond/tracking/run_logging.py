@@ -18,9 +18,8 @@ from typing import Any
 
 import duckdb
 
-from tracepond.tracking import runs
-
 from tracepond.tracking import db as runs_db
+from tracepond.tracking import runs
 from tracepond.tracking.entities import RunError
 
 

@@ -17,9 +17,9 @@ import duckdb
 
 from tracepond.errors import NotFoundError, QueryError
 from tracepond.tracking import db as runs_db
+from tracepond.tracking.entities import Run
 from tracepond.tracking.runs import load_runs
 from tracepond.tracking.search_filter import Field, compile_filter, compile_order_by
-from tracepond.tracking.entities import Run
 
 _EXPERIMENT_NAME = Field(
     "(SELECT e.name FROM experiments e WHERE e.experiment_id = runs.experiment_id)", "text"

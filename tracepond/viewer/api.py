@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-import tracepond
+from tracepond._version import __version__
 from tracepond.errors import NotFoundError, QueryError, StoreError, StoreLockedError
 from tracepond.viewer import queries, trace_list
 from tracepond.viewer.trace_list import TraceListQuery
@@ -155,7 +155,7 @@ async def health(request: Request) -> Any:
     store = _store(request)
     return {
         "status": "ok",
-        "version": tracepond.__version__,
+        "version": __version__,
         "store": store,
         "store_name": store.rsplit("/", 1)[-1],
         "features": queries.features(),

@@ -28,12 +28,12 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from tracepond.autolog.bedrock import bodies
-from tracepond.autolog.bedrock import families
+from tracepond.autolog.bedrock import bodies, families
 from tracepond.autolog.patching import Patcher, Wrapper
 from tracepond.autolog.provider import AutologOptions, CallRecord, Operation, make_wrapper
 from tracepond.autolog.stream import wrap_stream
 from tracepond.conventions import attributes as attr
+
 NAME = "bedrock"
 PACKAGE = "botocore"
 INSTALL_HINT = 'pip install "tracepond[bedrock]"'

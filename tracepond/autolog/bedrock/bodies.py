@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracepond.conventions import attributes as attr
+
 Json = dict[str, Any]
 
 # Prefixes of cross-region inference profile ids ("us.anthropic.claude-..."): the model is the rest.

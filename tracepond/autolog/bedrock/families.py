@@ -34,6 +34,7 @@ from tracepond.autolog.bedrock.bodies import (
     converse_response,
 )
 from tracepond.conventions import attributes as attr
+
 _ANTHROPIC_PARAMS = {
     "max_tokens": attr.GEN_AI_REQUEST_MAX_TOKENS,
     "temperature": attr.GEN_AI_REQUEST_TEMPERATURE,

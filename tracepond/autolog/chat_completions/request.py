@@ -12,6 +12,7 @@ from typing import Any
 
 from tracepond.autolog.provider import CallRecord, Operation
 from tracepond.conventions import attributes as attr
+
 _PARAMETERS = {
     "max_tokens": attr.GEN_AI_REQUEST_MAX_TOKENS,
     "max_completion_tokens": attr.GEN_AI_REQUEST_MAX_TOKENS,

@@ -17,6 +17,8 @@ from tracepond.autolog.chat_completions import messages as msg
 from tracepond.autolog.content import plain
 from tracepond.autolog.provider import CallRecord
 from tracepond.conventions import attributes as attr
+
+
 def record_chat_request(record: CallRecord, kwargs: dict[str, Any]) -> None:
     """What a chat.completions-shaped request records, for OpenAI and Groq alike: the choice
     count, stop sequences, and (when content is captured) input messages and tool definitions."""

@@ -23,7 +23,6 @@ import openai
 from openai import AsyncStream, Stream
 
 from tracepond.autolog.chat_completions import messages as msg
-from tracepond.autolog.content import plain
 from tracepond.autolog.chat_completions.request import CompatibleOperation
 from tracepond.autolog.chat_completions.results import handle_openai_result
 from tracepond.autolog.chat_completions.streams import (
@@ -35,6 +34,7 @@ from tracepond.autolog.chat_completions.streams import (
     record_chat_usage,
     record_response_object,
 )
+from tracepond.autolog.content import plain
 from tracepond.autolog.provider import CallRecord
 from tracepond.autolog.stream import StreamAccumulator
 from tracepond.conventions import attributes as attr

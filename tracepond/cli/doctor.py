@@ -1,0 +1,84 @@
+"""`tracepond doctor`: the store's schema, counts and dropped spans, and the providers found."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any
+
+import click
+
+from tracepond.cli.common import clear_errors, resolve_store, store_option
+
+
+@click.command()
+@store_option
+@clear_errors
+def doctor(store: str | None) -> None:
+    """Check the store and the environment: schema, counts, dropped spans, providers."""
+    path = resolve_store(store, must_exist=False)
+    print_doctor(diagnose(path))
+
+
+_PROVIDER_PACKAGES = {
+    "openai": "openai",
+    "groq": "groq",
+    "bedrock": "boto3",
+    "bedrock (async)": "aiobotocore",
+}
+
+
+def diagnose(store: str) -> dict[str, Any]:
+    """What `tracepond doctor` reports, as plain data."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    report: dict[str, Any] = {"store": os.path.abspath(store) if "://" not in store else store}
+    report["store_exists"] = "://" in store or os.path.exists(store)
+    if report["store_exists"]:
+        report.update(_store_facts(store))
+    providers: dict[str, str | None] = {}
+    for name, package in _PROVIDER_PACKAGES.items():
+        if importlib.util.find_spec(package) is None:
+            providers[name] = None
+            continue
+        try:
+            providers[name] = version(package)
+        except PackageNotFoundError:
+            providers[name] = "installed"
+    report["providers"] = providers
+    return report
+
+
+def _store_facts(store: str) -> dict[str, Any]:
+    from tracepond.store.query import sql
+
+    facts: dict[str, Any] = {}
+    facts["schema_version"] = sql(
+        "SELECT max(version) FROM schema_version", store=store
+    ).fetchall()[0][0]
+    facts["traces"] = sql("SELECT count(*) FROM traces", store=store).fetchall()[0][0]
+    facts["spans"] = sql("SELECT count(*) FROM spans", store=store).fetchall()[0][0]
+    from tracepond.store.query import dropped_span_counts
+
+    facts["dropped_spans"] = dropped_span_counts(store=store)
+    return facts
+
+
+def print_doctor(report: dict[str, Any]) -> None:
+    click.echo(f"store:           {report['store']}")
+    if not report["store_exists"]:
+        click.echo("                 (does not exist yet; the first traced call creates it)")
+    else:
+        click.echo(f"schema version:  {report['schema_version']}")
+        click.echo(f"traces:          {report['traces']:,}")
+        click.echo(f"spans:           {report['spans']:,}")
+        dropped = report["dropped_spans"]
+        total = sum(dropped.values()) if dropped else 0
+        detail = (
+            ", ".join(f"{k}: {v:,}" for k, v in sorted(dropped.items()) if v) if dropped else ""
+        )
+        click.echo(f"dropped spans:   {total:,}" + (f"  ({detail})" if detail else ""))
+    click.echo("providers autolog can patch:")
+    for name, found in report["providers"].items():
+        status = f"yes ({found})" if found else f'no (pip install "tracepond[{name.split()[0]}]")'
+        click.echo(f"  {name:<16} {status}")
