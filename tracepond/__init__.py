@@ -39,9 +39,9 @@ _EXPORTS: dict[str, str] = {
     # runs
     "ActiveRun": "tracepond.tracking.runs:ActiveRun",
     "Experiment": "tracepond.tracking.entities:Experiment",
-    "ExperimentConflictError": "tracepond.tracking.entities:ExperimentConflictError",
+    "ExperimentConflictError": "tracepond.errors:ExperimentConflictError",
     "Run": "tracepond.tracking.entities:Run",
-    "RunError": "tracepond.tracking.entities:RunError",
+    "RunError": "tracepond.errors:RunError",
     "active_run": "tracepond.tracking.runs:active_run",
     "end_run": "tracepond.tracking.runs:end_run",
     "get_experiment_by_name": "tracepond.tracking.runs:get_experiment_by_name",
@@ -61,8 +61,8 @@ _EXPORTS: dict[str, str] = {
     # models and registry
     "LoadedModel": "tracepond.tracking.logged_models:LoadedModel",
     "LoggedModel": "tracepond.tracking.entities:LoggedModel",
-    "ModelInputError": "tracepond.tracking.entities:ModelInputError",
-    "ModelLoadError": "tracepond.tracking.entities:ModelLoadError",
+    "ModelInputError": "tracepond.errors:ModelInputError",
+    "ModelLoadError": "tracepond.errors:ModelLoadError",
     "ModelStats": "tracepond.tracking.entities:ModelStats",
     "ModelVersion": "tracepond.tracking.entities:ModelVersion",
     "RegisteredModel": "tracepond.tracking.entities:RegisteredModel",
@@ -128,6 +128,10 @@ sys.modules[__name__].__class__ = _Facade
 if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.autolog import autolog as autolog
     from tracepond.conventions.span_types import SpanType as SpanType
+    from tracepond.errors import ExperimentConflictError as ExperimentConflictError
+    from tracepond.errors import ModelInputError as ModelInputError
+    from tracepond.errors import ModelLoadError as ModelLoadError
+    from tracepond.errors import RunError as RunError
     from tracepond.pipeline import configure as configure
     from tracepond.store.query import get_trace as get_trace
     from tracepond.store.query import search_traces as search_traces
@@ -144,15 +148,11 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.tracing.spans import start_span as start_span
     from tracepond.tracing.spans import update_current_trace as update_current_trace
     from tracepond.tracking.entities import Experiment as Experiment
-    from tracepond.tracking.entities import ExperimentConflictError as ExperimentConflictError
     from tracepond.tracking.entities import LoggedModel as LoggedModel
-    from tracepond.tracking.entities import ModelInputError as ModelInputError
-    from tracepond.tracking.entities import ModelLoadError as ModelLoadError
     from tracepond.tracking.entities import ModelStats as ModelStats
     from tracepond.tracking.entities import ModelVersion as ModelVersion
     from tracepond.tracking.entities import RegisteredModel as RegisteredModel
     from tracepond.tracking.entities import Run as Run
-    from tracepond.tracking.entities import RunError as RunError
     from tracepond.tracking.logged_models import LoadedModel as LoadedModel
     from tracepond.tracking.logged_models import get_logged_model as get_logged_model
     from tracepond.tracking.logged_models import load_model as load_model

@@ -3,13 +3,21 @@
 Hierarchy::
 
     TracepondError
-    ├── ConfigError (also ValueError)        a bad argument or TRACEPOND_* value
+    ├── ConfigError (also ValueError)        a bad argument or TRACEPOND_* / OTEL_* value
     ├── StoreError                           the store cannot be used
     │   ├── StoreLockedError                 another process holds the file, retries ran out
     │   ├── NotAStoreError                   the file exists and is not a tracepond store
-    │   └── SchemaVersionError               written by a newer tracepond
+    │   ├── SchemaVersionError               written by a newer tracepond
+    │   ├── ModelLoadError                   a saved model is missing or unreadable
+    │   └── ExportError                      the export folder cannot be used
     ├── QueryError (also ValueError)         a malformed filter or refused SQL
     ├── NotFoundError (also LookupError)     no trace / run / model with that id
+    ├── RunError (also ValueError)           a run or model used wrongly
+    ├── ExperimentConflictError (also ValueError)   an experiment of that name differs
+    ├── ModelInputError (also ValueError, TypeError)   input not matching a model's signature
+    ├── OtlpDecodeError (also ValueError)    a body that is not an OTLP trace export
+    ├── ImportFileError (also ValueError)    a file to import is not OTLP JSON
+    ├── BadRequestError (also ValueError)    the viewer's API refused a request (HTTP 400)
     └── ProviderNotInstalledError (also ImportError)   autolog(providers=[...]) without the package
 
 Instrumentation never breaks the application: a failure inside tracepond is passed to
@@ -60,6 +68,50 @@ class NotFoundError(TracepondError, LookupError):
 
 class ProviderNotInstalledError(TracepondError, ImportError):
     """autolog was asked for a provider whose client library is not installed."""
+
+
+class ModelLoadError(StoreError):
+    """A saved model is missing or cannot be read; its files are left as they were."""
+
+
+class ExportError(StoreError):
+    """The export folder cannot be used (not a tracepond export, or busy)."""
+
+
+class RunError(TracepondError, ValueError):
+    """A run or a model was used wrongly; the message names the run, the key and the value."""
+
+
+class ExperimentConflictError(TracepondError, ValueError):
+    """An experiment of that name exists with different settings; nothing was changed."""
+
+
+class ModelInputError(TracepondError, ValueError, TypeError):
+    """An input to a loaded model does not match its signature.
+
+    ``errors`` lists each mismatch as ``(field path, message)``, e.g. ``("question.user.age",
+    "Input should be a valid integer")``.
+    """
+
+    def __init__(self, message: str, errors: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
+class OtlpDecodeError(TracepondError, ValueError):
+    """The request body is not a valid OTLP trace export; the message says why."""
+
+
+class ImportFileError(TracepondError, ValueError):
+    """A file to import is not OTLP JSON; the message names the file and the line."""
+
+
+class BadRequestError(TracepondError, ValueError):
+    """The viewer's JSON API refused a request (answered 400); ``kind`` names what was wrong."""
+
+    def __init__(self, message: str, kind: str = "parameter") -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 _reported: set[str] = set()

@@ -23,12 +23,8 @@ from typing import BinaryIO
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from tracepond.errors import TracepondError
+from tracepond.errors import ImportFileError
 from tracepond.store.connection import DEFAULT_TIMEOUT_S
-
-
-class ImportFileError(TracepondError, ValueError):
-    """A file to import is not OTLP JSON; the message names the file and the line."""
 
 
 @dataclass

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import duckdb
 
-from tracepond.errors import StoreError
+from tracepond.errors import ExportError
 from tracepond.store.connection import DEFAULT_TIMEOUT_S, open_store
 
 MANIFEST = "_tracepond_export.json"
@@ -62,10 +62,6 @@ _PORTABLE_TYPES = frozenset(
     {"VARCHAR", "BIGINT", "INTEGER", "SMALLINT", "DOUBLE", "FLOAT", "BOOLEAN", "DATE"}
 )
 _MAX_MANIFEST_RUNS = 200
-
-
-class ExportError(StoreError):
-    """The export folder cannot be used (not a tracepond export, or busy)."""
 
 
 @dataclass

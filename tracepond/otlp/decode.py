@@ -21,6 +21,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from tracepond.errors import OtlpDecodeError
+
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MAX_BODY_BYTES = 64 * 1024 * 1024  # after decompression; a bigger batch is refused, not truncated
@@ -37,10 +39,6 @@ _SPAN_KINDS = {
 _ID_FIELDS = frozenset(
     {"traceId", "spanId", "parentSpanId", "trace_id", "span_id", "parent_span_id"}
 )
-
-
-class OtlpDecodeError(ValueError):
-    """The request body is not a valid OTLP trace export; the message says why."""
 
 
 @dataclass

@@ -18,32 +18,6 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from tracepond.errors import StoreError, TracepondError
-
-
-class RunError(TracepondError, ValueError):
-    """A run or a model was used wrongly; the message names the run, the key and the value."""
-
-
-class ExperimentConflictError(TracepondError, ValueError):
-    """An experiment of that name exists with different settings; nothing was changed."""
-
-
-class ModelLoadError(StoreError):
-    """A saved model is missing or cannot be read; its files are left as they were."""
-
-
-class ModelInputError(TracepondError, ValueError, TypeError):
-    """An input to a loaded model does not match its signature.
-
-    ``errors`` lists each mismatch as ``(field path, message)``, e.g. ``("question.user.age",
-    "Input should be a valid integer")``.
-    """
-
-    def __init__(self, message: str, errors: list[tuple[str, str]]) -> None:
-        super().__init__(message)
-        self.errors = errors
-
 
 def _as_dict(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}

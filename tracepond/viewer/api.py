@@ -20,6 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from tracepond._version import __version__
+from tracepond.errors import BadRequestError as BadRequest
 from tracepond.errors import NotFoundError, QueryError, StoreError, StoreLockedError
 from tracepond.viewer import queries, trace_list
 from tracepond.viewer.trace_list import TraceListQuery
@@ -28,12 +29,6 @@ _RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
 MAX_PAGE = 500
-
-
-class BadRequest(Exception):
-    def __init__(self, message: str, kind: str = "parameter") -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def _default(value: Any) -> Any:
