@@ -26,16 +26,22 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from tracepond.errors import StoreError, StoreLockedError, log_internal_error
-from tracepond.store.connection import check_store, open_store, register_writer
+from tracepond.store.connection import (
+    DEFAULT_TIMEOUT_S,
+    check_store,
+    open_store,
+    register_writer,
+)
 from tracepond.store.rows import SpanRecord, TraceStart, span_record, trace_start
 from tracepond.store.writer import PreparedBatch, prepare_batch, write_prepared
+from tracepond.store.writer import write_spans as _write_finished
+from tracepond.tracing.suppress import suppressed
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -54,31 +60,20 @@ _LIVE_LIMIT = 1_000_000  # span ids remembered for root detection (spans never e
 SOURCE = "duckdb"
 
 
+def write_spans(
+    store_path: str, spans: Sequence[ReadableSpan], *, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> int:
+    """Write spans that finished elsewhere (OTLP ingest, ``tracepond import``) in one
+    transaction, converted as the processor converts them; returns how many were new."""
+    with suppressed():
+        return _write_finished(store_path, spans, timeout_s=timeout_s)
+
+
 class _FlushMarker:
     __slots__ = ("done",)
 
     def __init__(self) -> None:
         self.done = threading.Event()
-
-
-def _suppressed() -> AbstractContextManager[None]:
-    """Run the writer's own work with instrumentation switched off."""
-    try:
-        from tracepond.tracing.suppress import suppressed
-    except ImportError:  # pragma: no cover - the tracing package ships together with the store
-        return _otel_suppressed()
-    return suppressed()
-
-
-@contextmanager
-def _otel_suppressed() -> Iterator[None]:
-    from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
-
-    token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-    try:
-        yield
-    finally:
-        detach(token)
 
 
 class DuckDBSpanProcessor(SpanProcessor):
@@ -248,7 +243,7 @@ class DuckDBSpanProcessor(SpanProcessor):
     # --- the writer thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        with _suppressed():
+        with suppressed():
             while True:
                 self._wake.wait(self._interval)
                 self._wake.clear()

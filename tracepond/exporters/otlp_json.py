@@ -24,6 +24,7 @@ from typing import BinaryIO
 from opentelemetry.sdk.trace import ReadableSpan
 
 from tracepond.errors import ImportFileError
+from tracepond.exporters.duckdb import write_spans
 from tracepond.store.connection import DEFAULT_TIMEOUT_S
 
 
@@ -79,8 +80,6 @@ def import_files(
     store: str, paths: Sequence[str | os.PathLike[str]], *, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> ImportResult:
     """Read every file, then write all their spans to ``store`` in one transaction."""
-    from tracepond.store.writer import write_spans
-
     if not paths:
         raise ImportFileError("no files to import")
     spans: list[ReadableSpan] = []

@@ -17,7 +17,6 @@ from opentelemetry.trace import SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 
 from tracepond.otlp.decode import OtlpSpan
-from tracepond.viewer import store_access
 
 _KINDS = {
     "INTERNAL": SpanKind.INTERNAL,
@@ -58,16 +57,16 @@ def readable_span(span: OtlpSpan, resource: Resource | None = None) -> ReadableS
     )
 
 
-def write_spans(store: str, spans: list[OtlpSpan]) -> None:
-    """Write one request's spans (and their events) in one batch through the store's writer."""
-    resources: dict[int, Resource] = {}  # spans of one resource share its attribute dict
+def readable_spans(spans: list[OtlpSpan]) -> list[ReadableSpan]:
+    """One request's decoded spans as SDK spans; spans of one resource share one Resource."""
+    resources: dict[int, Resource] = {}
     readable = []
     for span in spans:
         resource = resources.get(id(span.resource))
         if resource is None:
             resource = resources[id(span.resource)] = Resource(span.resource)
         readable.append(readable_span(span, resource))
-    store_access.write_spans(store, readable)
+    return readable
 
 
-__all__ = ["OtlpSpan", "readable_span", "write_spans"]
+__all__ = ["OtlpSpan", "readable_span", "readable_spans"]

@@ -3,7 +3,8 @@
 Any OpenTelemetry SDK or collector can point its OTLP/HTTP exporter at the viewer
 (``OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:5454``). Spans are decoded
 (tracepond.otlp.decode), converted to the store's span and event rows
-(tracepond.otlp.spans) and written through the store's write API by one writer thread:
+(tracepond.otlp.spans) and written through the DuckDB exporter's write path
+(tracepond.exporters.duckdb.write_spans, as the span processor) by one writer thread:
 requests that arrive while it writes are committed together in its next transaction (group
 commit), and each request is answered once its spans are committed.
 
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tracepond.errors import StoreError, StoreLockedError
+from tracepond.exporters.duckdb import write_spans
 from tracepond.otlp.decode import (
     JSON,
     MAX_BODY_BYTES,
@@ -33,7 +35,7 @@ from tracepond.otlp.decode import (
     encode_status,
     parse_request,
 )
-from tracepond.otlp.spans import OtlpSpan, write_spans
+from tracepond.otlp.spans import OtlpSpan, readable_spans
 
 _INVALID_ARGUMENT = 3
 _UNAVAILABLE = 14
@@ -93,7 +95,8 @@ class IngestWriter:
 
     def _commit(self, group: list[_Request]) -> None:
         try:
-            write_spans(self.store, [span for request in group for span in request.spans])
+            spans = [span for request in group for span in request.spans]
+            write_spans(self.store, readable_spans(spans))  # the exporter's own write path
             self.spans_written += sum(len(request.spans) for request in group)
         except BaseException as exc:  # every waiting request answers with the failure
             for request in group:

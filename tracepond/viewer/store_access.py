@@ -80,10 +80,3 @@ def compile_filter(text: str) -> tuple[str, list[Any]]:
 
     sql, params = compile_(text)
     return sql, list(params)
-
-
-def write_spans(store: str, spans: Sequence[Any]) -> int:
-    """Write finished SDK spans as one batch (one transaction) through the store's writer."""
-    from tracepond.store.writer import write_spans as write
-
-    return write(store, spans)
