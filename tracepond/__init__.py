@@ -76,8 +76,8 @@ _EXPORTS: dict[str, str] = {
     "log_model": "tracepond.tracking.logged_models:log_model",
     "model_stats": "tracepond.tracking.model_stats:model_stats",
     "register_model": "tracepond.tracking.registry:register_model",
-    "search_model_versions": "tracepond.tracking.registry_search:search_model_versions",
-    "search_registered_models": "tracepond.tracking.registry_search:search_registered_models",
+    "search_model_versions": "tracepond.tracking.model_search:search_model_versions",
+    "search_registered_models": "tracepond.tracking.model_search:search_registered_models",
     "set_active_model": "tracepond.tracking.logged_models:set_active_model",
     "set_model_alias": "tracepond.tracking.registry:set_model_alias",
     "set_model_version_tag": "tracepond.tracking.registry:set_model_version_tag",
@@ -158,6 +158,8 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.tracking.logged_models import load_model as load_model
     from tracepond.tracking.logged_models import log_model as log_model
     from tracepond.tracking.logged_models import set_active_model as set_active_model
+    from tracepond.tracking.model_search import search_model_versions as search_model_versions
+    from tracepond.tracking.model_search import search_registered_models as search_registered_models
     from tracepond.tracking.model_stats import model_stats as model_stats
     from tracepond.tracking.registry import delete_model_alias as delete_model_alias
     from tracepond.tracking.registry import delete_model_version_tag as delete_model_version_tag
@@ -169,10 +171,6 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.tracking.registry import set_model_version_tag as set_model_version_tag
     from tracepond.tracking.registry import update_model_version as update_model_version
     from tracepond.tracking.registry import update_registered_model as update_registered_model
-    from tracepond.tracking.registry_search import search_model_versions as search_model_versions
-    from tracepond.tracking.registry_search import (
-        search_registered_models as search_registered_models,
-    )
     from tracepond.tracking.run_logging import log_artifact as log_artifact
     from tracepond.tracking.run_logging import log_metric as log_metric
     from tracepond.tracking.run_logging import log_metrics as log_metrics

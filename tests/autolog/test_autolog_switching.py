@@ -158,6 +158,33 @@ def test_capture_content_false_keeps_content_out(
         assert attributes["gen_ai.request.model"] == MODEL  # the rest is still recorded
 
 
+def test_a_later_plain_autolog_keeps_capture_content_false(
+    spans: InMemorySpanExporter, client: openai.OpenAI
+) -> None:
+    tracepond.autolog(capture_content=False)
+    tracepond.autolog()  # says nothing about content: the earlier "no" stands
+    tracepond.autolog(providers=["openai"])
+    chat(client)
+    list(chat(client, stream=True))
+    finished = spans.get_finished_spans()
+    assert len(finished) == 2
+    for span in finished:
+        attributes = dict(span.attributes or {})
+        assert not CONTENT_KEYS & set(attributes), span.name
+        assert attributes["gen_ai.request.model"] == MODEL  # the call itself is still recorded
+
+
+def test_disabling_everything_forgets_the_options(
+    spans: InMemorySpanExporter, client: openai.OpenAI
+) -> None:
+    tracepond.autolog(capture_content=False)
+    tracepond.autolog(disable=True)
+    tracepond.autolog()  # a fresh start: content follows configure() again (true by default)
+    chat(client)
+    (span,) = spans.get_finished_spans()
+    assert "gen_ai.input.messages" in dict(span.attributes or {})
+
+
 def test_redact_hook_sees_content_and_can_drop_it(
     spans: InMemorySpanExporter, client: openai.OpenAI
 ) -> None:

@@ -21,6 +21,7 @@ patched is logged at INFO on the ``tracepond.autolog`` logger.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import logging
@@ -61,7 +62,7 @@ def autolog(
     providers: Iterable[str] | None = None,
     capture_content: bool | None = None,
     disable: bool = False,
-    stream_usage: bool = False,
+    stream_usage: bool | None = None,
     metrics: bool | None = None,
     prices: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[str]:
@@ -70,13 +71,15 @@ def autolog(
     Args:
         providers: names from ``PROVIDERS`` (``["openai"]``); None means every installed one.
             A named provider whose library is missing raises ProviderNotInstalledError.
-        capture_content: record messages, inputs and outputs (default: ``configure()`` /
-            ``TRACEPOND_CAPTURE_CONTENT``, true unless set). False keeps them out of the store.
+        capture_content: record messages, inputs and outputs (default: what an earlier
+            ``autolog()`` call said, else ``configure()`` / ``TRACEPOND_CAPTURE_CONTENT``, true
+            unless set). False keeps them out of the store.
         disable: remove every patch (of the named providers, or all) and return what remains.
         stream_usage: ask streamed chat calls for token usage (``stream_options.include_usage``)
-            when the caller did not, hiding the extra usage-only chunk from the caller.
-        metrics: record the GenAI client metrics (default: ``configure(metrics=...)`` /
-            ``TRACEPOND_METRICS``, false unless set).
+            when the caller did not, hiding the extra usage-only chunk from the caller (default:
+            what an earlier call said, else false).
+        metrics: record the GenAI client metrics (default: what an earlier call said, else
+            ``configure(metrics=...)`` / ``TRACEPOND_METRICS``, false unless set).
         prices: extra or overriding model prices, ``{"model": {"input": .., "output": ..,
             "cached_input": ..}}`` in USD per 1M tokens (see ``tracepond.autolog.pricing``).
     """
@@ -84,14 +87,21 @@ def autolog(
     with _lock:
         if disable:
             _disable(names)
+            if not _patchers:  # everything undone: the next autolog() starts from the defaults
+                _reset_options()
             return sorted(_patchers)
         if prices is not None:
             from tracepond.autolog import pricing
 
             pricing.set_prices(prices)
-        _options.capture_content = capture_content
-        _options.stream_usage = bool(stream_usage)
-        _options.metrics = None if metrics is None else bool(metrics)
+        # An argument left out keeps what an earlier autolog() call said: a plain autolog()
+        # after autolog(capture_content=False) must not turn content capture back on.
+        if capture_content is not None:
+            _options.capture_content = bool(capture_content)
+        if stream_usage is not None:
+            _options.stream_usage = bool(stream_usage)
+        if metrics is not None:
+            _options.metrics = bool(metrics)
         for name in names:
             if name in _patchers:
                 continue
@@ -174,6 +184,12 @@ def _patch_provider(name: str, module: ModuleType) -> None:
         len(patcher.patched),
         ", ".join(patcher.patched),
     )
+
+
+def _reset_options() -> None:
+    defaults = AutologOptions()
+    for field in dataclasses.fields(AutologOptions):
+        setattr(_options, field.name, getattr(defaults, field.name))  # wrappers hold _options
 
 
 def _disable(names: list[str]) -> None:

@@ -84,8 +84,8 @@ def models(ctx: click.Context, store: str | None) -> None:
     ctx.obj["store"] = store
     if ctx.invoked_subcommand is not None:
         return
+    from tracepond.tracking.model_search import search_registered_models
     from tracepond.tracking.model_stats import model_stats
-    from tracepond.tracking.registry_search import search_registered_models
 
     path = resolve_store(store)
     stats = model_stats(store=path)
@@ -133,9 +133,9 @@ def _stats_row(stats: Any) -> tuple[Any, ...]:
 @clear_errors
 def show_model(ctx: click.Context, name: str, store: str | None) -> None:
     """One model's versions, aliases and per-version stats (or a logged model's stats)."""
+    from tracepond.tracking.model_search import search_model_versions
     from tracepond.tracking.model_stats import model_stats
     from tracepond.tracking.registry import get_registered_model
-    from tracepond.tracking.registry_search import search_model_versions
 
     path = resolve_store(store or ctx.obj.get("store"))
     stats = model_stats(name, store=path)

@@ -1,15 +1,7 @@
 """What the runs, models and registry API returns: plain frozen dataclasses.
 
-Errors raised on bad input are here too, so a user can catch them by name::
-
-    TracepondError
-    ├── RunError (also ValueError)             a run or model used wrongly: ended twice, a param
-    │                                          logged twice with another value, a metric that is
-    │                                          not a number, no active run, a model that cannot
-    │                                          be saved
-    ├── ExperimentConflictError (ValueError)   an experiment name reused with other settings
-    ├── ModelLoadError (also StoreError)       a saved model is missing or unreadable
-    └── ModelInputError (ValueError, TypeError) predict input that does not match the signature
+The errors raised on bad input (RunError, ExperimentConflictError, ModelLoadError,
+ModelInputError) are in :mod:`tracepond.errors` with the others.
 """
 
 from __future__ import annotations

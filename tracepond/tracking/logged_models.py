@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import orjson
 
-from tracepond.errors import NotFoundError
+from tracepond.errors import ModelLoadError, NotFoundError, RunError
 from tracepond.tracking import db as runs_db
 from tracepond.tracking import model_files as models_io
 from tracepond.tracking import runs
-from tracepond.tracking.entities import LoggedModel, ModelLoadError, RunError
+from tracepond.tracking.entities import LoggedModel
 from tracepond.tracking.signature import ModelSignature, predict_function
 
 if TYPE_CHECKING:

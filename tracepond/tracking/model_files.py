@@ -30,7 +30,7 @@ from typing import Any
 import cloudpickle
 import orjson
 
-from tracepond.tracking.entities import ModelLoadError, RunError
+from tracepond.errors import ModelLoadError, RunError
 
 FORMAT_VERSION = 1
 METADATA_FILE = "model.json"

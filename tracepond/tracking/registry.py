@@ -17,9 +17,9 @@ from typing import Any
 
 import duckdb
 
-from tracepond.errors import NotFoundError
+from tracepond.errors import NotFoundError, RunError
 from tracepond.tracking import db as runs_db
-from tracepond.tracking.entities import LoggedModel, ModelVersion, RegisteredModel, RunError
+from tracepond.tracking.entities import LoggedModel, ModelVersion, RegisteredModel
 from tracepond.tracking.logged_models import find_model, model_from_row
 
 _RUNS_URI = re.compile(r"^runs:/(?P<run_id>[^/]+)/(?P<path>.+)$")

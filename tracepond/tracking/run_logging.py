@@ -18,9 +18,9 @@ from typing import Any
 
 import duckdb
 
+from tracepond.errors import RunError
 from tracepond.tracking import db as runs_db
 from tracepond.tracking import runs
-from tracepond.tracking.entities import RunError
 
 
 def log_param(key: str, value: Any, *, run_id: str | None = None, store: str | None = None) -> None:

@@ -22,17 +22,9 @@ from typing import Any
 import duckdb
 import orjson
 
-from tracepond.errors import NotFoundError, log_internal_error
+from tracepond.errors import ExperimentConflictError, NotFoundError, RunError, log_internal_error
 from tracepond.tracking import db as runs_db
-from tracepond.tracking.entities import (
-    Experiment,
-    ExperimentConflictError,
-    Metric,
-    Run,
-    RunData,
-    RunError,
-    RunInfo,
-)
+from tracepond.tracking.entities import Experiment, Metric, Run, RunData, RunInfo
 
 RUNNING, FINISHED, FAILED, KILLED = "RUNNING", "FINISHED", "FAILED", "KILLED"
 END_STATUSES = (FINISHED, FAILED, KILLED)

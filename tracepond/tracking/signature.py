@@ -25,7 +25,7 @@ from typing import Any
 import pydantic
 import typing_extensions
 
-from tracepond.tracking.entities import ModelInputError
+from tracepond.errors import ModelInputError
 
 # The functional form, called with names and fields known only at run time.
 _make_typed_dict: Any = typing_extensions.TypedDict
