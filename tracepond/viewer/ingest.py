@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tracepond.batching import BatchQueue
 from tracepond.errors import StoreError, StoreLockedError
 from tracepond.exporters.duckdb import write_spans
 from tracepond.otlp.decode import (
@@ -47,51 +48,37 @@ class IngestWriter:
     together in the next transaction, and each request is answered once its spans are committed.
 
     DuckDB takes one writer per file at a time, so concurrent exporters would otherwise queue up
-    one small transaction each; together they share the cost of opening the store.
+    one small transaction each; together they share the cost of opening the store. The requests
+    wait in the shared bounded batch queue (tracepond.batching); when it is full the request is
+    refused with a 503, which OTLP exporters retry.
     """
 
     MAX_SPANS_PER_COMMIT = 20_000
+    MAX_WAITING_REQUESTS = 1_000
 
     def __init__(self, store: str) -> None:
         self.store = store
         self.spans_written = 0
-        self._pending: list[_Request] = []
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._queue: BatchQueue[_Request] = BatchQueue(
+            "ingest",
+            self._commit,
+            capacity=self.MAX_WAITING_REQUESTS,
+            batch_size=self.MAX_SPANS_PER_COMMIT,
+            interval_s=1.0,
+            weight=lambda request: max(1, len(request.spans)),
+            wake_at=1,  # a request waits for its commit: write as soon as one is queued
+        )
 
     def write(self, spans: list[OtlpSpan]) -> None:
         """Block until ``spans`` are committed; raise what the write raised."""
         request = _Request(spans)
-        with self._wake:
-            self._pending.append(request)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="tracepond-ingest", daemon=True
-                )
-                self._thread.start()
-            self._wake.notify()
+        if not self._queue.put(request):
+            raise StoreLockedError(
+                f"{self.MAX_WAITING_REQUESTS} ingest requests are already waiting for the store"
+            )
         request.done.wait()
         if request.error is not None:
             raise request.error
-
-    def _run(self) -> None:
-        while True:
-            with self._wake:
-                while not self._pending:
-                    self._wake.wait()
-                group = self._take()
-            self._commit(group)
-
-    def _take(self) -> list[_Request]:
-        group: list[_Request] = []
-        count = 0
-        while self._pending and (
-            not group or count + len(self._pending[0].spans) <= self.MAX_SPANS_PER_COMMIT
-        ):
-            request = self._pending.pop(0)
-            group.append(request)
-            count += len(request.spans)
-        return group
 
     def _commit(self, group: list[_Request]) -> None:
         try:
