@@ -10,7 +10,6 @@ doctor``.
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 import threading
@@ -20,10 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from tracepond.batching import BatchQueue
 from tracepond.errors import StoreError, log_internal_error
 
 if TYPE_CHECKING:
@@ -78,7 +77,8 @@ def otlp_export_stats() -> ExportStats:
 
 
 class OtlpSpanProcessor(SpanProcessor):
-    """Queue ended spans without blocking; export them in batches from one worker thread."""
+    """Queue ended spans without blocking; export them in batches from one worker thread
+    (the shared :class:`tracepond.batching.BatchQueue`)."""
 
     def __init__(
         self,
@@ -94,34 +94,39 @@ class OtlpSpanProcessor(SpanProcessor):
     ) -> None:
         self.exporter = exporter
         self.stats = ExportStats()
-        self._max_queue_size = max_queue_size
-        self._max_batch_size = min(max_batch_size, max_queue_size)
-        self._schedule_delay_s = schedule_delay_s
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
         self._retry_budget_s = retry_budget_s
         self._shutdown_timeout_s = shutdown_timeout_s
-        self._queue: collections.deque[ReadableSpan] = collections.deque()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()  # a full batch or a flush is waiting
-        self._stop = threading.Event()  # shutdown: cuts a backoff wait short
-        self._idle = threading.Condition(self._lock)
-        self._in_flight = 0  # spans taken from the queue and not yet settled
+        self._queue: BatchQueue[ReadableSpan] = BatchQueue(
+            "otlp-export",
+            self._deliver,
+            capacity=max_queue_size,
+            batch_size=max_batch_size,
+            interval_s=schedule_delay_s,
+            full_warning=(
+                f"tracepond: the OTLP export queue is full ({max_queue_size} spans; the "
+                "collector is down or slow); new spans are dropped and counted until it drains. "
+                "`tracepond doctor` shows the count."
+            ),
+            after_cycle=self._record_drops,
+        )
         self._stopping = False
         self._failing = False  # the last export attempt failed: the collector is away
-        self._queue_full_warned = False
         self._shutdown_hooks: list[Callable[[], None]] = []
         self._drop_sink: Callable[[int], None] | None = None
         self._drops_recorded = 0
         self._drops_recorded_at = 0.0
         self._record_every_s = 5.0
         self._record_lock = threading.Lock()
-        self._start_worker()
         with _registry_lock:
             _processors.add(self)
         if hasattr(os, "register_at_fork"):
             reinit = weakref.WeakMethod(self._after_fork_in_child)
             os.register_at_fork(after_in_child=lambda: (method := reinit()) and method())
+
+    def _after_fork_in_child(self) -> None:
+        self._record_lock = threading.Lock()  # the queue resets itself
 
     # hot path ----------------------------------------------------------------------------
 
@@ -131,107 +136,36 @@ class OtlpSpanProcessor(SpanProcessor):
     def on_end(self, span: ReadableSpan) -> None:
         if not span.context or not span.context.trace_flags.sampled:
             return
-        with self._lock:
-            if self._stopping:
-                self.stats.dropped_at_shutdown += 1
-                return
-            if len(self._queue) >= self._max_queue_size:
-                self.stats.dropped_queue_full += 1
-                warn = not self._queue_full_warned
-                self._queue_full_warned = True
-            else:
-                self._queue.append(span)
-                warn = False
-                if self._worker_pid != os.getpid():  # the first span in a forked child
-                    self._start_worker()
-                if len(self._queue) >= self._max_batch_size:
-                    self._wake.set()
-        if warn:
-            logger.warning(
-                "tracepond: the OTLP export queue is full (%d spans; the collector is down or "
-                "slow); new spans are dropped and counted until it drains. "
-                "`tracepond doctor` shows the count.",
-                self._max_queue_size,
-            )
+        if self._stopping:
+            self.stats.dropped_at_shutdown += 1
+        elif not self._queue.put(span):
+            self.stats.dropped_queue_full += 1
 
     # worker ------------------------------------------------------------------------------
 
-    def _start_worker(self) -> None:
-        self._worker_pid = os.getpid()
-        self._worker = threading.Thread(target=self._run, name="tracepond-otlp-export", daemon=True)
-        self._worker.start()
-
-    def _after_fork_in_child(self) -> None:
-        # The parent's worker thread does not exist in the child, and its queued spans belong
-        # to the parent, which exports them. A new worker starts with the child's first span,
-        # so a child that never uses this processor gets no thread.
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._record_lock = threading.Lock()
-        self._queue.clear()
-        self._in_flight = 0
-        self._worker_pid = -1
-
-    def _run(self) -> None:
-        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
-        try:
-            while not self._stopping:
-                self._wake.wait(self._schedule_delay_s)
-                self._wake.clear()
-                self._drain()
-                self._record_drops()
-            self._drain(final=True)
-        except Exception:
-            log_internal_error("otlp export worker")
-        finally:
-            detach(token)
-
-    def _take_batch(self) -> list[ReadableSpan]:
-        with self._lock:
-            count = min(self._max_batch_size, len(self._queue))
-            batch = [self._queue.popleft() for _ in range(count)]
-            self._in_flight = count
-            return batch
-
-    def _drain(self, final: bool = False) -> None:
-        while True:
-            batch = self._take_batch()
-            if not batch:
-                self._settle()
-                return
-            self._deliver(batch, final)
-
-    def _deliver(self, batch: list[ReadableSpan], final: bool) -> bool:
-        """Export one batch, retrying with backoff; False when the batch had to be dropped."""
+    def _deliver(self, batch: list[ReadableSpan]) -> None:
+        """Export one batch, retrying with backoff; counted as dropped when it cannot go."""
         first_try = time.monotonic()
         backoff = self._retry_initial_s
+        final = self._queue.stopping.is_set()
         if final and self._failing:  # shutting down with the collector away: do not wait on it
             self._count_dropped(len(batch), "at_shutdown")
-            self._settle()
-            return False
+            return
         while True:
             if self._export_once(batch):
                 self._failing = False
                 self.stats.exported += len(batch)
-                self._settle()
-                with self._lock:
-                    self._queue_full_warned = False
-                return True
+                return
             self.stats.failed_attempts += 1
-            self._failing = True
-            with self._lock:
-                self._idle.notify_all()  # a waiting force_flush gives up rather than wait
+            self._failing = True  # a waiting force_flush gives up rather than wait
             out_of_budget = time.monotonic() - first_try + backoff > self._retry_budget_s
-            if final or self._stopping or out_of_budget:
-                reason = "at_shutdown" if (final or self._stopping) else "export_failed"
-                self._count_dropped(len(batch), reason)
-                self._settle()
-                return False
+            stopping = self._queue.stopping.is_set()
+            if final or stopping or out_of_budget:
+                self._count_dropped(len(batch), "at_shutdown" if stopping else "export_failed")
+                return
             self._record_drops()  # a long outage: doctor should see the drops while it lasts
             # Only a shutdown cuts this wait short; the loop then counts the batch as dropped.
-            self._stop.wait(backoff)
+            self._queue.stopping.wait(backoff)
             backoff = min(backoff * 2, self._retry_max_s)
 
     def _export_once(self, batch: list[ReadableSpan]) -> bool:
@@ -252,12 +186,6 @@ class OtlpSpanProcessor(SpanProcessor):
                 self._retry_budget_s,
             )
 
-    def _settle(self) -> None:
-        with self._lock:
-            self._in_flight = 0
-            if not self._queue:
-                self._idle.notify_all()
-
     # flush and shutdown ------------------------------------------------------------------
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -268,18 +196,9 @@ class OtlpSpanProcessor(SpanProcessor):
         costs nothing: the worker keeps retrying in the background. Returns False when the
         queue was not drained.
         """
-        deadline = time.monotonic() + timeout_millis / 1000
-        with self._lock:
-            if self._stopping:
-                return False
-            self._wake.set()
-            while self._queue or self._in_flight:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._failing:
-                    return False
-                self._idle.wait(min(remaining, 0.05))
-                self._wake.set()
-            return True
+        if self._stopping:
+            return False
+        return self._queue.flush(timeout_millis / 1000, give_up=lambda: self._failing)
 
     def record_drops_with(self, sink: Callable[[int], None], every_s: float = 5.0) -> None:
         """Report new drops to ``sink(count)`` from the worker (at most every ``every_s``) and
@@ -313,22 +232,17 @@ class OtlpSpanProcessor(SpanProcessor):
 
     def shutdown(self) -> None:
         """Send what can be sent within ``shutdown_timeout_s``; count the rest as dropped."""
-        with self._lock:
-            if self._stopping:
-                return
-            self._stopping = True
-        self._stop.set()
-        self._wake.set()
-        self._worker.join(self._shutdown_timeout_s)
+        if self._stopping:
+            return
+        self._stopping = True
+        finished = self._queue.stop(self._shutdown_timeout_s)
         try:
             self.exporter.shutdown()  # interrupts the OTel exporter's own retry sleeps
         except Exception:
             log_internal_error("otlp exporter shutdown")
-        self._worker.join(1.0)
-        with self._lock:
-            left = len(self._queue)
-            self._queue.clear()
-        self.stats.dropped_at_shutdown += left
+        if not finished:
+            self._queue.join(1.0)
+        self.stats.dropped_at_shutdown += len(self._queue.take_left())
         self._record_drops(force=True)
         self._retire()
         for hook in self._shutdown_hooks:
