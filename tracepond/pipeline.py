@@ -79,7 +79,7 @@ def build_processors(settings: Settings) -> tuple[SpanProcessor, ...]:
 def _build_otlp(settings: Settings) -> SpanProcessor | None:
     from tracepond.exporters import otlp  # loads the OTLP exporters (an optional extra)
 
-    processor = otlp.build_span_processor(settings)
+    processor = otlp.build_span_processor(settings)  # an OtlpSpanProcessor, or None
     if processor is None:
         return None
     detach_metrics = attach_metric_reader(settings)

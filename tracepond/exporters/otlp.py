@@ -36,7 +36,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracepond.config import OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
@@ -144,7 +144,7 @@ def build_exporter(settings: Settings) -> SpanExporter | None:
     return ContentFilteringExporter(exporter)
 
 
-def build_span_processor(settings: Settings) -> SpanProcessor | None:
+def build_span_processor(settings: Settings) -> OtlpSpanProcessor | None:
     """The processor the tracing provider attaches; None when no OTLP endpoint is configured.
 
     Queue size, batch size and flush interval are the store's (``TRACEPOND_QUEUE_SIZE``,

@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from tracepond.errors import ImportFileError
+from tracepond.errors import ImportFileError, OtlpDecodeError
 from tracepond.exporters.duckdb import write_spans
 from tracepond.store.connection import DEFAULT_TIMEOUT_S
 
@@ -38,7 +38,7 @@ class ImportResult:
 
 def read_otlp_json(path: str | os.PathLike[str]) -> Iterator[tuple[int, list[ReadableSpan]]]:
     """Each non-blank line's spans, as (line number, spans); raises ImportFileError."""
-    from tracepond.otlp.decode import JSON, OtlpDecodeError, decode_spans, parse_request
+    from tracepond.otlp.decode import JSON, decode_spans, parse_request
     from tracepond.otlp.spans import readable_span
 
     name = os.fspath(path)

@@ -23,13 +23,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tracepond.batching import BatchQueue
-from tracepond.errors import StoreError, StoreLockedError
+from tracepond.errors import OtlpDecodeError, StoreError, StoreLockedError
 from tracepond.exporters.duckdb import write_spans
 from tracepond.otlp.decode import (
     JSON,
     MAX_BODY_BYTES,
     PROTOBUF,
-    OtlpDecodeError,
     decode_spans,
     decompress,
     encode_response,
