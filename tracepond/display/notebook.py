@@ -25,7 +25,7 @@ import orjson
 
 from tracepond.display.payload import trace_payload
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).parent / "static"  # the trace view, shared with the viewer's pages
 MAX_LIST_DETAIL = 200  # traces of a list whose full detail is embedded; more are listed only
 _JS_FILES = ("util.js", "traceview.js", "spandetail.js", "notebook.js")
 _counter = itertools.count()

@@ -31,8 +31,8 @@ def utcnow() -> dt.datetime:
 
 
 def features() -> dict[str, bool]:
-    """Which optional parts of the store exist in this install (pages follow)."""
-    return {"runs": store_access.has_module("runs"), "models": store_access.has_module("registry")}
+    """Which parts the pages may show; runs and models ship with every install."""
+    return {"runs": True, "models": True}
 
 
 # --- one trace -------------------------------------------------------------------------------

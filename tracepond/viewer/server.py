@@ -62,7 +62,12 @@ def create_app(
             Route("/", index),
             *api.routes(),
             Route("/v1/traces", ingest.export_traces, methods=["POST"]),
-            Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
+            Mount(
+                "/static",
+                # the viewer's own pages, then the trace view it shares with the notebook
+                StaticFiles(directory=STATIC_DIR, packages=[("tracepond.display", "static")]),
+                name="static",
+            ),
         ],
     )
     starlette.state.store = store_path

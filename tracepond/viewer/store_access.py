@@ -1,4 +1,5 @@
-"""The viewer's only door to the store: the query API for reads, the writer for OTLP ingest.
+"""The viewer's only door to the store's query API (OTLP ingest writes through the DuckDB
+exporter, :mod:`tracepond.viewer.ingest`).
 
 Keeping every call to ``tracepond.store`` in this one module makes the direction of data flow
 visible (store -> viewer) and keeps the rest of the viewer free of the store's signatures.
@@ -6,21 +7,17 @@ visible (store -> viewer) and keeps the rest of the viewer free of the store's s
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from typing import Any
 
-
-def has_module(name: str) -> bool:
-    """True when ``tracepond.store.<name>`` exists in this install."""
-    return importlib.util.find_spec(f"tracepond.store.{name}") is not None
+from tracepond.errors import QueryError
+from tracepond.store.filter import compile_filter as _compile_filter
+from tracepond.store.query import sql
 
 
 def _sql(
     store: str, statement: str, params: Sequence[Any] | None, timeout_s: float | None = None
 ) -> Any:
-    from tracepond.store.query import sql
-
     if timeout_s is None:
         return sql(statement, params=list(params or []), store=store)
     return sql(statement, params=list(params or []), store=store, timeout_s=timeout_s)
@@ -62,8 +59,6 @@ def user_sql(
     ``limit`` rows. A query is wrapped in ``SELECT * FROM (...) LIMIT`` so the store does not
     materialize rows nobody will see; statements that cannot be wrapped (SHOW, DESCRIBE,
     PRAGMA, ...) run as they are."""
-    from tracepond.errors import QueryError
-
     body = statement.strip().rstrip(";").strip()
     try:
         result = _sql(store, f"SELECT * FROM ({body}\n) AS q LIMIT {int(limit)}", None, timeout_s)
@@ -76,7 +71,5 @@ def user_sql(
 
 def compile_filter(text: str) -> tuple[str, list[Any]]:
     """The search_traces filter language -> a WHERE clause over ``traces`` and its parameters."""
-    from tracepond.store.filter import compile_filter as compile_
-
-    sql, params = compile_(text)
-    return sql, list(params)
+    where, params = _compile_filter(text)
+    return where, list(params)
