@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import html
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+
+from tracepond.display import notebook
 
 
 @dataclass(frozen=True)
@@ -98,10 +99,6 @@ class Trace:
         return orjson.dumps(self.to_dict(), option=option, default=str).decode()
 
     def _repr_html_(self) -> str:
-        try:
-            from tracepond.display import notebook
-        except ImportError:
-            return _simple_html(self)
         rendered: str = notebook.render_trace_html(self)
         return rendered
 
@@ -151,29 +148,5 @@ class TraceList(list[Trace]):
     as the viewer's trace table (click a row to open the trace), with no server running."""
 
     def _repr_html_(self) -> str:
-        try:
-            from tracepond.display import notebook
-        except ImportError:
-            return "".join(_simple_html(trace) for trace in self)
         rendered: str = notebook.render_traces_html(self)
         return rendered
-
-
-def _simple_html(trace: Trace) -> str:
-    info = trace.info
-    rows = "".join(
-        "<tr><td style='padding-left:{pad}em'>{name}</td><td>{kind}</td><td>{status}</td>"
-        "<td>{ms}</td></tr>".format(
-            pad=depth * 1.2,
-            name=html.escape(span.name or ""),
-            kind=html.escape(span.span_type or ""),
-            status=html.escape(span.status or ""),
-            ms="" if span.duration_ms is None else f"{span.duration_ms:.1f} ms",
-        )
-        for depth, span in trace.span_tree()
-    )
-    title = html.escape(f"{info.name or ''} · {info.status} · {info.trace_id}")
-    return (
-        f"<div><b>{title}</b><table><tr><th>span</th><th>type</th><th>status</th>"
-        f"<th>duration</th></tr>{rows}</table></div>"
-    )
