@@ -174,6 +174,18 @@ def test_bad_argument_names_it_and_changes_nothing(
             "sometimes",
             "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT='sometimes'",
         ),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "soon", "OTEL_METRIC_EXPORT_INTERVAL='soon'"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "0", "OTEL_METRIC_EXPORT_INTERVAL"),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+            "http/json",
+            "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL='http/json'",
+        ),
+        (
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+            "collector",
+            "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT='collector'",
+        ),
     ],
 )
 def test_bad_environment_value_names_the_variable(
