@@ -40,8 +40,27 @@ def _one(_item: object) -> int:
     return 1
 
 
+class _FlushMarker:
+    """Put behind the items a ``flush`` waits for; set once they are settled (or given back)."""
+
+    __slots__ = ("delivered", "done")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.delivered = False
+
+    def settle(self, delivered: bool) -> None:
+        self.delivered = delivered
+        self.done.set()
+
+
 class BatchQueue(Generic[T]):
-    """A bounded deque the app fills and one worker drains in batches (see the module doc)."""
+    """A bounded deque the app fills and one worker drains in batches (see the module doc).
+
+    ``put`` takes no lock: ``deque.append`` is atomic, and the bound is checked with ``len``, so
+    two racing threads may overshoot it by a few items. Flush waits travel through the deque as
+    markers, so the hot path keeps no counter.
+    """
 
     def __init__(
         self,
@@ -72,37 +91,36 @@ class BatchQueue(Generic[T]):
 
     def _init_state(self) -> None:
         # Also the fork hook: the child's queue starts empty, its worker on the first put.
-        self._items: collections.deque[T] = collections.deque()
-        self._lock = threading.Lock()
-        self._settled_cv = threading.Condition(self._lock)
+        self._items: collections.deque[T | _FlushMarker] = collections.deque()
+        self._start_lock = threading.Lock()
         self._wake = threading.Event()
         self.stopping = threading.Event()  # set by stop(); deliver may wait on it to back off
-        self._put_count = 0  # items accepted so far
-        self._settled_count = 0  # of those, how many deliver has finished with
+        self._stopped = False  # the same, as a plain attribute for the hot path
+        self._busy = False  # the worker holds a batch outside the deque
         self._warned = False
         self._worker: threading.Thread | None = None
-        self._worker_pid = -1
 
     # --- the app's side ---------------------------------------------------------------------
 
     def put(self, item: T) -> bool:
         """Queue ``item``; False when the queue is full or stopping (the caller counts it)."""
-        with self._lock:
-            if self.stopping.is_set():
-                return False
-            if len(self._items) >= self.capacity:
-                warn, self._warned = not self._warned, True
-            else:
-                self._items.append(item)
-                self._put_count += 1
-                if self._worker_pid != os.getpid():
-                    self._start_worker()
-                if len(self._items) >= self.wake_at:
-                    self._wake.set()
-                return True
-        if warn and self._full_warning:
+        items = self._items
+        if self._stopped or len(items) >= self.capacity:
+            self._refused()
+            return False
+        items.append(item)
+        if self._worker is None:
+            self._start_worker()
+        if len(items) >= self.wake_at and not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def _refused(self) -> None:
+        if self._warned or self._stopped:
+            return
+        self._warned = True  # a rare race may warn twice; never on every span
+        if self._full_warning:
             logger.warning(self._full_warning)
-        return False
 
     def __len__(self) -> int:
         return len(self._items)
@@ -110,38 +128,39 @@ class BatchQueue(Generic[T]):
     @property
     def idle(self) -> bool:
         """Nothing queued and nothing being delivered."""
-        return self._settled_count >= self._put_count
+        return not self._items and not self._busy
 
     def flush(self, timeout_s: float, give_up: Callable[[], bool] | None = None) -> bool:
         """Wait until everything put before this call is settled; False at the deadline, or as
         soon as ``give_up()`` says waiting is pointless (a collector that is down)."""
-        deadline = time.monotonic() + max(timeout_s, 0.0)
-        with self._lock:
-            target = self._put_count
-            while self._settled_count < target:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or (give_up is not None and give_up()):
-                    return False
-                if self._worker is None or not self._worker.is_alive():
-                    return False
-                self._wake.set()
-                self._settled_cv.wait(min(remaining, _FLUSH_POLL_S))
+        if self.idle:
             return True
+        worker = self._worker
+        if worker is None or not worker.is_alive():
+            return False
+        marker = _FlushMarker()
+        self._items.append(marker)
+        self._wake.set()
+        deadline = time.monotonic() + max(timeout_s, 0.0)
+        while not marker.done.wait(min(max(deadline - time.monotonic(), 0.0), _FLUSH_POLL_S)):
+            if time.monotonic() >= deadline or (give_up is not None and give_up()):
+                return False
+            if not worker.is_alive():
+                return False
+        return marker.delivered
 
     # --- stopping ---------------------------------------------------------------------------
 
     def stop(self, timeout_s: float) -> bool:
         """Refuse new items, let the worker deliver what it can until the deadline; True when it
         finished (the queue is empty), False when it is still busy."""
+        self._stopped = True
         self.stopping.set()
         self._wake.set()
-        worker = self._worker
-        if worker is None or worker is threading.current_thread():
-            return not self._items
-        worker.join(max(timeout_s, 0.0))
-        return not worker.is_alive()
+        return self.join(timeout_s) and not self._items
 
     def join(self, timeout_s: float) -> bool:
+        """Wait for the worker to end; True when it has (or never started)."""
         worker = self._worker
         if worker is not None and worker is not threading.current_thread():
             worker.join(max(timeout_s, 0.0))
@@ -150,26 +169,31 @@ class BatchQueue(Generic[T]):
 
     def take_left(self) -> list[T]:
         """After ``stop``: what is still queued, removed (the caller counts it as dropped)."""
-        with self._lock:
-            left = list(self._items)
-            self._items.clear()
-            self._settled_count = self._put_count
-            self._settled_cv.notify_all()
-            return left
+        left: list[T] = []
+        while self._items:
+            item = self._items.popleft()
+            if isinstance(item, _FlushMarker):
+                item.settle(False)
+            else:
+                left.append(item)
+        return left
 
     # --- the worker ---------------------------------------------------------------------------
 
     def _start_worker(self) -> None:
-        self._worker_pid = os.getpid()
-        self._worker = threading.Thread(target=self._run, name=f"tracepond-{self.name}")
-        self._worker.daemon = True
-        self._worker.start()
+        with self._start_lock:
+            if self._worker is not None:
+                return
+            worker = threading.Thread(target=self._run, name=f"tracepond-{self.name}")
+            worker.daemon = True
+            worker.start()
+            self._worker = worker
 
     def _run(self) -> None:
         token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         try:
             while True:
-                stopping = self.stopping.is_set()
+                stopping = self._stopped
                 if not stopping:
                     self._wake.wait(self.interval_s)
                     self._wake.clear()
@@ -181,27 +205,38 @@ class BatchQueue(Generic[T]):
             detach(token)
 
     def _drain(self) -> None:
-        while batch := self._take_batch():
-            try:
-                self._deliver(batch)
-            except Exception:
-                log_internal_error(f"{self.name} delivery")
-            with self._lock:
-                self._settled_count += len(batch)
-                if not self._items:
-                    self._warned = False  # the episode is over: warn again next time
-                self._settled_cv.notify_all()
+        while True:
+            self._busy = True
+            batch, markers = self._take_batch()
+            if not batch and not markers:
+                self._busy = False
+                self._warned = False  # drained: the next time it fills, say so again
+                return
+            if batch:
+                try:
+                    self._deliver(batch)
+                except Exception:
+                    log_internal_error(f"{self.name} delivery")
+            self._busy = False
+            for marker in markers:
+                marker.settle(True)
 
-    def _take_batch(self) -> list[T]:
-        with self._lock:
-            batch: list[T] = []
-            weight = 0
-            items = self._items
-            while items and (not batch or weight + self._weight(items[0]) <= self.batch_size):
-                item = items.popleft()
+    def _take_batch(self) -> tuple[list[T], list[_FlushMarker]]:
+        batch: list[T] = []
+        markers: list[_FlushMarker] = []
+        weight = 0
+        items = self._items
+        while items:
+            item = items[0]
+            if isinstance(item, _FlushMarker):
+                markers.append(item)  # settled with the items before it
+            elif batch and weight + self._weight(item) > self.batch_size:
+                break
+            else:
                 batch.append(item)
                 weight += self._weight(item)
-            return batch
+            items.popleft()
+        return batch, markers
 
     def _housekeeping(self) -> None:
         if self._after_cycle is None:
