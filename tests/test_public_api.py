@@ -20,11 +20,16 @@ EXPECTED = [
     "set_model_version_tag", "set_tag", "set_tags", "sql", "start_run", "start_span", "trace",
     "update_current_trace", "update_model_version", "update_registered_model", "wrap_with_context",
 ]  # fmt: skip
+EXPECTED += [  # prompts (issue 14)
+    "PromptError", "PromptVersion", "delete_prompt_alias", "load_prompt", "register_prompt",
+    "search_prompts", "set_prompt_alias",
+]  # fmt: skip
 
 DESIGN_MD_NAMES = [  # the names DESIGN.md promises; they may never disappear
     "autolog", "trace", "start_span", "update_current_trace", "get_current_trace_id",
     "start_run", "log_params", "log_metric", "set_active_model", "register_model", "load_model",
     "search_traces", "get_trace", "sql", "configure", "flush",
+    "register_prompt", "set_prompt_alias", "load_prompt", "search_prompts",
 ]  # fmt: skip
 
 

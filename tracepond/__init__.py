@@ -83,6 +83,14 @@ _EXPORTS: dict[str, str] = {
     "set_model_version_tag": "tracepond.tracking.registry:set_model_version_tag",
     "update_model_version": "tracepond.tracking.registry:update_model_version",
     "update_registered_model": "tracepond.tracking.registry:update_registered_model",
+    # prompts
+    "PromptError": "tracepond.errors:PromptError",
+    "PromptVersion": "tracepond.tracking.prompt_types:PromptVersion",
+    "delete_prompt_alias": "tracepond.tracking.prompts:delete_prompt_alias",
+    "load_prompt": "tracepond.tracking.prompts:load_prompt",
+    "register_prompt": "tracepond.tracking.prompts:register_prompt",
+    "search_prompts": "tracepond.tracking.prompt_search:search_prompts",
+    "set_prompt_alias": "tracepond.tracking.prompts:set_prompt_alias",
 }
 
 __all__ = sorted(["__version__", *_EXPORTS])
@@ -131,6 +139,7 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.errors import ExperimentConflictError as ExperimentConflictError
     from tracepond.errors import ModelInputError as ModelInputError
     from tracepond.errors import ModelLoadError as ModelLoadError
+    from tracepond.errors import PromptError as PromptError
     from tracepond.errors import RunError as RunError
     from tracepond.pipeline import configure as configure
     from tracepond.store.query import get_trace as get_trace
@@ -161,6 +170,12 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.tracking.model_search import search_model_versions as search_model_versions
     from tracepond.tracking.model_search import search_registered_models as search_registered_models
     from tracepond.tracking.model_stats import model_stats as model_stats
+    from tracepond.tracking.prompt_search import search_prompts as search_prompts
+    from tracepond.tracking.prompt_types import PromptVersion as PromptVersion
+    from tracepond.tracking.prompts import delete_prompt_alias as delete_prompt_alias
+    from tracepond.tracking.prompts import load_prompt as load_prompt
+    from tracepond.tracking.prompts import register_prompt as register_prompt
+    from tracepond.tracking.prompts import set_prompt_alias as set_prompt_alias
     from tracepond.tracking.registry import delete_model_alias as delete_model_alias
     from tracepond.tracking.registry import delete_model_version_tag as delete_model_version_tag
     from tracepond.tracking.registry import get_model_version as get_model_version

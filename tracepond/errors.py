@@ -18,6 +18,7 @@ Hierarchy::
     ├── OtlpDecodeError (also ValueError)    a body that is not an OTLP trace export
     ├── ImportFileError (also ValueError)    a file to import is not OTLP JSON
     ├── BadRequestError (also ValueError)    the viewer's API refused a request (HTTP 400)
+    ├── PromptError (also ValueError)        a bad prompt template, or variables that do not fit it
     └── ProviderNotInstalledError (also ImportError)   autolog(providers=[...]) without the package
 
 Instrumentation never breaks the application: a failure inside tracepond is passed to
@@ -64,6 +65,10 @@ class QueryError(TracepondError, ValueError):
 
 class NotFoundError(TracepondError, LookupError):
     """No trace, run or model has the given id or name."""
+
+
+class PromptError(TracepondError, ValueError):
+    """A prompt template is malformed, or ``format()`` got missing or extra variables."""
 
 
 class ProviderNotInstalledError(TracepondError, ImportError):

@@ -74,6 +74,11 @@ STREAM_OUTCOME = (
 )
 CONTENT_DROPPED = "tracepond.content.dropped"  # True when the redaction hook dropped content
 TRUNCATED = "tracepond.truncated"  # True when an input or output hit the size cap
+# The prompt a span loaded (tracepond.load_prompt inside a trace): the last one's name and
+# version, and every one it loaded as "name/version" strings; the store links them to the trace.
+PROMPT_NAME = "tracepond.prompt.name"
+PROMPT_VERSION = "tracepond.prompt.version"  # int
+PROMPTS = "tracepond.prompts"  # sequence of "name/version"
 
 # Content attributes of tracepond's own (inputs/outputs), treated like GEN_AI_CONTENT_ATTRIBUTES.
 CONTENT_ATTRIBUTES = GEN_AI_CONTENT_ATTRIBUTES | {INPUTS, OUTPUTS}

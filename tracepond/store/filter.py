@@ -13,10 +13,13 @@ Grammar (keywords are case-insensitive)::
     op         := "=" | "!=" | "<>" | "<" | "<=" | ">" | ">="
     field      := trace column | "tags." key | "metadata." key
                 | "span." span column | "span.attributes." key
+                | "prompt.name" | "prompt.version"
     value      := 'string' | "string" | number | TRUE | FALSE
 
 A key may be quoted with backticks (``tags.`my key```). ``span.X`` is true when ANY span of the
-trace matches (an ``EXISTS`` over ``spans``). Values always travel as query parameters, never as
+trace matches (an ``EXISTS`` over ``spans``); ``prompt.name`` / ``prompt.version`` are true when
+the trace loaded a prompt version that matches (``trace_prompts``; each condition on its own, as
+for spans). Values always travel as query parameters, never as
 SQL text. A malformed filter raises :class:`~tracepond.errors.QueryError` (a ValueError) naming
 the offending token and its position, with a suggestion for a misspelled field.
 """
@@ -78,6 +81,7 @@ SPAN_FIELDS: dict[str, str] = {
     "service_name": "text",
 }
 _PREFIXES = ("tags.", "metadata.", "span.", "span.attributes.")
+PROMPT_FIELDS: dict[str, str] = {"name": "text", "version": "number"}
 
 _TOKEN = re.compile(
     r"""
@@ -133,6 +137,7 @@ class _Field:
     kind: str
     params: tuple[Any, ...]
     over_spans: bool
+    over_prompts: bool = False  # a column of trace_prompts p
 
 
 class _Parser:
@@ -240,6 +245,8 @@ class _Parser:
 
     def wrap(self, field: _Field, condition: str, values: list[Any]) -> str:
         self.params.extend([*field.params, *values])  # the field's own ? come first in the SQL
+        if field.over_prompts:  # IN, not EXISTS: uses_spans() tells the two apart
+            return f"t.trace_id IN (SELECT p.trace_id FROM trace_prompts p WHERE {condition})"
         if not field.over_spans:
             return condition
         return (
@@ -295,13 +302,21 @@ class _Parser:
             return _Field(f"json_extract_string(t.{column}, ?)", "json", (_json_path(key),), False)
         if head in ("span", "spans") and len(parts) > 1:
             return self.span_field(token, parts[1:])
+        if head in ("prompt", "prompts") and len(parts) > 1:
+            return self.prompt_field(token, parts[1:])
         if len(parts) == 1 and head in TRACE_FIELDS:
             return _Field(f"t.{head}", TRACE_FIELDS[head], (), False)
-        choices = [*TRACE_FIELDS, *(f"span.{name}" for name in SPAN_FIELDS), "tags.KEY"]
+        choices = [
+            *TRACE_FIELDS,
+            *(f"span.{name}" for name in SPAN_FIELDS),
+            *(f"prompt.{name}" for name in PROMPT_FIELDS),
+            "tags.KEY",
+        ]
         raise _error(
             self.text,
             token.pos,
-            f"unknown field {raw!r} (use a trace column, tags.KEY, metadata.KEY or span.COLUMN)",
+            f"unknown field {raw!r} (use a trace column, tags.KEY, metadata.KEY, span.COLUMN, "
+            "prompt.name or prompt.version)",
             _suggest(raw, choices),
         )
 
@@ -317,6 +332,18 @@ class _Parser:
             self.text,
             token.pos,
             f"unknown span field {token.text!r}",
+            _suggest(token.text, choices),
+        )
+
+    def prompt_field(self, token: Token, parts: list[str]) -> _Field:
+        column = parts[0].lower()
+        if len(parts) == 1 and column in PROMPT_FIELDS:
+            return _Field(f"p.{column}", PROMPT_FIELDS[column], (), False, True)
+        choices = [f"prompt.{name}" for name in PROMPT_FIELDS]
+        raise _error(
+            self.text,
+            token.pos,
+            f"unknown prompt field {token.text!r} (use prompt.name or prompt.version)",
             _suggest(token.text, choices),
         )
 

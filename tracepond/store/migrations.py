@@ -25,6 +25,7 @@ import duckdb
 
 from tracepond.errors import SchemaVersionError
 from tracepond.store import schema_tracking as runs_schema
+from tracepond.store import schema_prompts
 
 
 @dataclass(frozen=True)
@@ -126,6 +127,7 @@ MIGRATIONS: list[Migration] = [
         "index on traces.trace_id: get_trace finds a trace without scanning every row",
         ("CREATE INDEX IF NOT EXISTS traces_trace_id ON traces (trace_id)",),
     ),
+    Migration(schema_prompts.VERSION, schema_prompts.DESCRIPTION, schema_prompts.STATEMENTS),
 ]
 
 CURRENT_VERSION = MIGRATIONS[-1].version

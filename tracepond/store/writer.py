@@ -33,6 +33,7 @@ import duckdb
 import orjson
 
 from tracepond.store.connection import DEFAULT_TIMEOUT_S, open_store
+from tracepond.store.prompt_links import INSERT_LINKS, LINK_COLUMNS, link_rows
 from tracepond.store.rows import EVENT_COLUMNS, ROW_COLUMNS, S, SpanRecord, TraceStart, span_record
 from tracepond.store.traces_fold import (
     FOLD_STATEMENTS,
@@ -135,6 +136,9 @@ def prepare_batch(
     ]
     batch.tables["tp_starts"] = _table(START_COLUMNS, start_rows, (3,))
     batch.tables["tp_objects"] = _table(OBJECT_COLUMNS, _object_rows(records, starts))
+    links = link_rows(records)
+    if links:  # prompts loaded inside these traces (tracepond.load_prompt)
+        batch.tables["tp_prompts"] = _table(LINK_COLUMNS, links)
     return batch
 
 
@@ -146,6 +150,8 @@ def write_prepared(conn: duckdb.DuckDBPyConnection, batch: PreparedBatch) -> int
         for name, table in batch.tables.items():
             _register(conn, name, table)
         written = _insert_new_spans(conn, batch) if batch.span_count else 0
+        if written and "tp_prompts" in batch.tables:
+            conn.execute(INSERT_LINKS)
         if batch.has_traces:
             if not batch.span_count:
                 conn.execute("CREATE OR REPLACE TEMP VIEW tp_new AS SELECT * FROM tp_batch")

@@ -1,0 +1,84 @@
+"""Searching prompts: ``search_prompts`` and the per-name summary the CLI lists.
+
+``search_prompts`` takes the filter language of search_runs (``tracepond.store.runs_filter``)
+over prompt versions::
+
+    search_prompts(filter="name LIKE 'support%'")
+    search_prompts(filter="tags.team = 'billing' AND version >= 2 AND template ILIKE '%refund%'")
+
+Fields: ``name``, ``version``, ``template`` (the text, or a chat template's JSON),
+``template_type`` ('text' | 'chat'), ``commit_message``, ``create_time``, ``tags.KEY``. The
+answer is every matching version, by name, newest version first; ``latest_only=True`` keeps the
+newest matching version of each name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from tracepond.errors import QueryError
+from tracepond.store import runs_db
+from tracepond.store.runs_filter import Field, compile_filter, compile_order_by
+from tracepond.tracking.prompt_types import PromptVersion
+from tracepond.tracking.prompts import version_from_row
+
+_FIELDS = {
+    "name": Field("v.name", "text"),
+    "version": Field("v.version", "number"),
+    "template": Field("v.template", "text"),
+    "template_type": Field("v.template_type", "text"),
+    "commit_message": Field("v.commit_message", "text"),
+    "create_time": Field("v.create_time", "time"),
+}
+
+
+def _resolve(prefix: str | None, key: str) -> Field | None:
+    if prefix == "tags":
+        return Field(
+            "json_extract_string(v.tags, ?)", "text", ('$."' + key.replace('"', '\\"') + '"',)
+        )
+    return _FIELDS.get(key) if prefix is None else None
+
+
+def search_prompts(
+    filter: str | None = None,
+    order_by: list[str] | None = None,
+    *,
+    max_results: int = 1000,
+    latest_only: bool = False,
+    store: str | None = None,
+) -> list[PromptVersion]:
+    """Prompt versions matching ``filter``, by name then newest version first by default."""
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise QueryError(f"max_results must be a positive integer, got {max_results!r}")
+    where, params = compile_filter(filter, _resolve)
+    order, order_params = compile_order_by(order_by, _resolve, "v.name, v.version DESC")
+    newest = (  # the newest matching version of each name
+        " QUALIFY row_number() OVER (PARTITION BY v.name ORDER BY v.version DESC) = 1"
+        if latest_only
+        else ""
+    )
+    query = f"SELECT v.* FROM prompt_versions v WHERE {where}{newest} ORDER BY {order} LIMIT ?"
+    values = [*params, *order_params, max_results]
+    path = runs_db.resolve_store(store)
+
+    def work(conn: duckdb.DuckDBPyConnection) -> list[PromptVersion]:
+        return [version_from_row(row) for row in runs_db.fetch_dicts(conn, query, values)]
+
+    return runs_db.read(path, work)
+
+
+def prompt_summaries(*, store: str | None = None) -> list[dict[str, Any]]:
+    """One row per prompt: latest version, how many versions, aliases, traces that loaded it."""
+    query = """
+        SELECT p.name, max(v.version) AS latest_version, count(*) AS versions,
+               flatten(list(v.aliases ORDER BY v.version)) AS aliases, p.last_updated_time,
+               (SELECT count(DISTINCT tp.trace_id) FROM trace_prompts tp WHERE tp.name = p.name)
+                   AS traces
+        FROM prompts p JOIN prompt_versions v ON v.name = p.name
+        GROUP BY p.name, p.last_updated_time ORDER BY p.name
+    """
+    path = runs_db.resolve_store(store)
+    return runs_db.read(path, lambda conn: runs_db.fetch_dicts(conn, query))
