@@ -24,6 +24,8 @@ _LAZY_COMMANDS: dict[str, str] = {
     "import": "tracepond.cli.export:import_",
     "runs": "tracepond.cli.runs:runs",
     "models": "tracepond.cli.runs:models",
+    "mcp": "tracepond.cli.mcp:mcp",
+    "prompts": "tracepond.cli.prompts:prompts",
 }
 
 
