@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 
-from tracepond.errors import QueryError
+from tracepond.errors import NotFoundError, QueryError
 from tracepond.store import runs_db
 from tracepond.store.runs_filter import Field, compile_filter, compile_order_by
 from tracepond.tracking.prompt_types import PromptVersion
@@ -82,3 +82,59 @@ def prompt_summaries(*, store: str | None = None) -> list[dict[str, Any]]:
     """
     path = runs_db.resolve_store(store)
     return runs_db.read(path, lambda conn: runs_db.fetch_dicts(conn, query))
+
+
+_FEEDBACK_VALUE = (  # a feedback value as a number: true 1, false 0, numbers as they are
+    "CASE WHEN a.value::VARCHAR = 'true' THEN 1.0 WHEN a.value::VARCHAR = 'false' THEN 0.0 "
+    "ELSE TRY_CAST(a.value::VARCHAR AS DOUBLE) END"
+)
+
+
+def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+    row = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def version_stats(name: str, *, store: str | None = None) -> list[dict[str, Any]]:
+    """Per version of prompt ``name``, how the traces that loaded it went: trace count, p50/p95
+    latency, error rate, tokens, cost, and (when the store has assessments) feedback: how many
+    and their mean where the values are booleans or numbers."""
+    path = runs_db.resolve_store(store)
+
+    def work(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+        feedback = "NULL::BIGINT AS feedback_count, NULL::DOUBLE AS feedback_mean"
+        if _has_table(conn, "assessments"):
+            feedback = (
+                "(SELECT count(*) FROM assessments a WHERE a.trace_id IN (SELECT trace_id FROM "
+                "used u WHERE u.version = v.version) AND a.kind = 'feedback' AND a.valid) "
+                "AS feedback_count, "
+                f"(SELECT avg({_FEEDBACK_VALUE}) FROM assessments a WHERE a.trace_id IN "
+                "(SELECT trace_id FROM used u WHERE u.version = v.version) "
+                "AND a.kind = 'feedback' AND a.valid) AS feedback_mean"
+            )
+        query = f"""
+            WITH used AS (SELECT DISTINCT trace_id, version FROM trace_prompts WHERE name = ?)
+            SELECT v.version, v.commit_message, v.aliases, v.create_time,
+                   count(t.trace_id) AS traces,
+                   quantile_cont(t.duration_ms, 0.5) AS p50_ms,
+                   quantile_cont(t.duration_ms, 0.95) AS p95_ms,
+                   avg(CASE WHEN t.status = 'ERROR' THEN 1.0 WHEN t.trace_id IS NOT NULL
+                       THEN 0.0 END) AS error_rate,
+                   sum(t.input_tokens) AS input_tokens, sum(t.output_tokens) AS output_tokens,
+                   sum(t.cost_usd) AS cost_usd, avg(t.cost_usd) AS avg_cost_usd,
+                   {feedback}
+            FROM prompt_versions v
+            LEFT JOIN used u ON u.version = v.version
+            LEFT JOIN traces t ON t.trace_id = u.trace_id
+            WHERE v.name = ?
+            GROUP BY v.version, v.commit_message, v.aliases, v.create_time
+            ORDER BY v.version DESC
+        """
+        return runs_db.fetch_dicts(conn, query, [name, name])
+
+    rows = runs_db.read(path, work)
+    if not rows:
+        raise NotFoundError(f"no prompt named {name!r}")
+    return rows
