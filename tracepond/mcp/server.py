@@ -20,7 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
-from tracepond import __version__
+from tracepond._version import __version__
 from tracepond.mcp import resources, tools
 
 try:  # the feedback API of the quality features; absent from installs without them

@@ -15,12 +15,12 @@ from typing import Any
 import orjson
 
 from tracepond.errors import NotFoundError, QueryError, TracepondError
-from tracepond.store.model import Span, Trace
+from tracepond.store.trace import Span, Trace
 from tracepond.store.query import get_trace as query_trace
 from tracepond.store.query import search_traces as query_traces
 from tracepond.store.query import sql as query_sql
-from tracepond.store.runs_query import search_runs
-from tracepond.tracing import attributes as attr
+from tracepond.tracking.run_search import search_runs
+from tracepond.conventions import attributes as attr
 
 SEARCH_MAX_RESULTS = 200
 SQL_MAX_ROWS = 200

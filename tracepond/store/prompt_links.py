@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from tracepond.store.rows import S, SpanRecord
-from tracepond.tracing import attributes as attr
+from tracepond.conventions import attributes as attr
 
 LINK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("trace_id", "VARCHAR"),

@@ -1,6 +1,6 @@
 """Searching prompts: ``search_prompts`` and the per-name summary the CLI lists.
 
-``search_prompts`` takes the filter language of search_runs (``tracepond.store.runs_filter``)
+``search_prompts`` takes the filter language of search_runs (``tracepond.tracking.search_filter``)
 over prompt versions::
 
     search_prompts(filter="name LIKE 'support%'")
@@ -19,8 +19,8 @@ from typing import Any
 import duckdb
 
 from tracepond.errors import NotFoundError, QueryError
-from tracepond.store import runs_db
-from tracepond.store.runs_filter import Field, compile_filter, compile_order_by
+from tracepond.tracking import db as runs_db
+from tracepond.tracking.search_filter import Field, compile_filter, compile_order_by
 from tracepond.tracking.prompt_types import PromptVersion
 from tracepond.tracking.prompts import version_from_row
 

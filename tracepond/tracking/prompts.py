@@ -28,8 +28,8 @@ import duckdb
 import orjson
 
 from tracepond.errors import NotFoundError, PromptError
-from tracepond.store import runs_db
-from tracepond.tracing import attributes as attr
+from tracepond.tracking import db as runs_db
+from tracepond.conventions import attributes as attr
 from tracepond.tracing.serialize import is_secret_key
 from tracepond.tracing.spans import get_current_span
 from tracepond.tracking.prompt_types import PromptVersion, check_template

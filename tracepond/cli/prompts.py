@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tracepond.cli import clear_errors, print_rows, resolve_store, store_option
+from tracepond.cli.common import clear_errors, print_rows, resolve_store, store_option
 from tracepond.tracking.prompt_diff import unified_diff
 from tracepond.tracking.prompt_search import prompt_summaries, version_stats
 from tracepond.tracking.prompts import load_prompt
