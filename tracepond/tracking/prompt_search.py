@@ -138,3 +138,30 @@ def version_stats(name: str, *, store: str | None = None) -> list[dict[str, Any]
     if not rows:
         raise NotFoundError(f"no prompt named {name!r}")
     return rows
+
+
+def version_traces(
+    name: str, version: int, *, limit: int = 100, store: str | None = None
+) -> list[dict[str, Any]]:
+    """The traces that loaded version ``version`` of ``name``, newest first: latency, status,
+    tokens, cost, and (when the store has assessments) their valid feedback as NAME=VALUE."""
+    path = runs_db.resolve_store(store)
+
+    def work(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+        feedback = "NULL::VARCHAR AS feedback"
+        if _has_table(conn, "assessments"):
+            feedback = (
+                "(SELECT string_agg(a.name || '=' || a.value::VARCHAR, ', ' ORDER BY a.name) "
+                "FROM assessments a WHERE a.trace_id = t.trace_id AND a.kind = 'feedback' "
+                "AND a.valid) AS feedback"
+            )
+        query = f"""
+            SELECT t.trace_id, t.name, t.start_time, t.duration_ms, t.status, t.input_tokens,
+                   t.output_tokens, t.cost_usd, {feedback}
+            FROM traces t
+            WHERE t.trace_id IN (SELECT trace_id FROM trace_prompts WHERE name = ? AND version = ?)
+            ORDER BY t.start_time DESC LIMIT ?
+        """
+        return runs_db.fetch_dicts(conn, query, [name, version, limit])
+
+    return runs_db.read(path, work)

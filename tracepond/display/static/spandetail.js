@@ -175,10 +175,22 @@
       ["cost", span.cost_usd ? fmt.cost(span.cost_usd) : null], ["span", span.span_id]].forEach(function (f) {
       if (f[1]) facts.appendChild(h("span.fact", null, h("span.fact-key", null, f[0]), String(f[1])));
     });
+    var prompt = promptFact(span.attributes || {});
+    if (prompt) facts.appendChild(prompt);
     return h("div.span-detail", null,
       h("div.sd-head", null, h("h2", null, span.name || "(unnamed)"), TP.statusBadge(span.status, span.in_progress)),
       span.status_message ? h("div.error-box", null, span.status_message) : null,
       facts, bar, body);
+  }
+
+  // The prompt versions a span loaded (tracepond.load_prompt), each linking to its Prompts page.
+  function promptFact(attrs) {
+    var loaded = TP.maybeJson(attrs["tracepond.prompts"]);
+    if (!Array.isArray(loaded) || !loaded.length) return null;
+    return h("span.fact.prompt-fact", null, h("span.fact-key", null, "prompt"), loaded.map(function (entry, i) {
+      var cut = String(entry).lastIndexOf("/"), name = String(entry).slice(0, cut), version = String(entry).slice(cut + 1);
+      return [i ? ", " : null, h("a", { href: "#/prompts/" + encodeURIComponent(name) + "?version=" + encodeURIComponent(version) }, name + " v" + version)];
+    }));
   }
 
   TP.spanDetail = spanDetail;

@@ -1,5 +1,6 @@
 /* tracepond viewer: the single-page app. Hash routes:
- *   #/traces  #/trace/<id>  #/sessions  #/sessions/<id>  #/dashboard  #/sql  #/runs  #/models */
+ *   #/traces  #/trace/<id>  #/sessions  #/sessions/<id>  #/dashboard  #/sql  #/runs  #/models
+ *   #/prompts  #/prompts/<name> */
 (function (global) {
   "use strict";
   var TP = global.TP;
@@ -56,7 +57,9 @@
     [/^\/dashboard$/, function (el) { return TP.pages.dashboard(el); }],
     [/^\/sql$/, function (el) { return TP.pages.sql(el); }],
     [/^\/runs$/, function (el) { return TP.pages.runs(el); }],
-    [/^\/models$/, function (el) { return TP.pages.models(el); }]
+    [/^\/models$/, function (el) { return TP.pages.models(el); }],
+    [/^\/prompts$/, function (el) { return TP.pages.prompts(el); }],
+    [/^\/prompts\/([^/?]+)$/, function (el, m) { return TP.pages.prompt(el, decodeURIComponent(m[1])); }]
   ];
 
   function route() {
@@ -89,7 +92,7 @@
     var nav = document.getElementById("nav");
     var runs = navLink("/runs", "Runs", true), models = navLink("/models", "Models", true);
     [navLink("/traces", "Traces"), navLink("/sessions", "Sessions"), navLink("/dashboard", "Dashboard"),
-      navLink("/sql", "SQL"), runs, models].forEach(function (a) { nav.appendChild(a); });
+      navLink("/sql", "SQL"), runs, models, navLink("/prompts", "Prompts")].forEach(function (a) { nav.appendChild(a); });
     api("/api/health").then(function (info) {
       features = info.features || {};
       runs.hidden = !features.runs;
