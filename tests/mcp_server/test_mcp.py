@@ -42,11 +42,13 @@ class Sample:
 def _make_store(path: str) -> Sample:
     tracepond.configure(store=path)
     tracepond.register_prompt("support", "You help {{company}}.")
-    with tracepond.start_run(experiment="mcp-exp", name="nightly") as run:
-        with tracepond.start_span("answer", span_type="CHAIN") as ok:
-            tracepond.load_prompt("support")
-            ok.set_inputs({"question": "refund?"})
-            ok.set_outputs("5 days")
+    with (
+        tracepond.start_run(experiment="mcp-exp", name="nightly") as run,
+        tracepond.start_span("answer", span_type="CHAIN") as ok,
+    ):
+        tracepond.load_prompt("support")
+        ok.set_inputs({"question": "refund?"})
+        ok.set_outputs("5 days")
     with pytest.raises(RuntimeError), tracepond.start_span("failing") as error:
         raise RuntimeError("provider down")
     with tracepond.start_span("big") as big:
@@ -136,7 +138,7 @@ async def test_each_tool_answers(sample: Sample) -> None:
         assert rows["columns"] == ["name", "status"] and rows["truncated"] is False
         assert rows["rows"] == [["answer", "OK"], ["big", "OK"], ["failing", "ERROR"]]
         described = _json(await client.call_tool("sql", {"query": "DESCRIBE trace_prompts"}))
-        assert ["trace_id", "name", "version"] == [r[0] for r in described["rows"]][:3]
+        assert [r[0] for r in described["rows"]][:3] == ["trace_id", "name", "version"]
 
         runs = _json(await client.call_tool("list_runs", {"experiment": "mcp-exp"}))
         assert [r["run_id"] for r in runs["runs"]] == [sample.run_id]
@@ -275,7 +277,7 @@ async def _http_server(store: str, *extra: str) -> AsyncIterator[str]:
 async def test_http_lists_and_calls_tools(sample: Sample) -> None:
     async with _http_server(sample.store) as url, Client(url) as client:
         names = {tool.name for tool in (await client.list_tools()).tools}
-        assert READ_TOOLS <= names
+        assert names >= READ_TOOLS
         found = _json(await client.call_tool("search_traces", {"filter": "name = 'answer'"}))
         assert [t["trace_id"] for t in found["traces"]] == [sample.ok]
         bad = await client.call_tool("search_traces", {"filter": "name = "})
@@ -324,17 +326,19 @@ async def test_http_keeps_the_viewers_doors(
 
 
 async def test_http_with_a_token(sample: Sample) -> None:
-    async with _http_server(sample.store, "--token", "s3cret-token-123") as url:
-        async with httpx.AsyncClient() as http:
-            missing = await http.post(url, json=INITIALIZE, headers=JSON_HEADERS)
-            wrong = await http.post(
-                url, json=INITIALIZE, headers={**JSON_HEADERS, "authorization": "Bearer nope"}
-            )
-            right = await http.post(
-                url,
-                json=INITIALIZE,
-                headers={**JSON_HEADERS, "authorization": "Bearer s3cret-token-123"},
-            )
+    async with (
+        _http_server(sample.store, "--token", "s3cret-token-123") as url,
+        httpx.AsyncClient() as http,
+    ):
+        missing = await http.post(url, json=INITIALIZE, headers=JSON_HEADERS)
+        wrong = await http.post(
+            url, json=INITIALIZE, headers={**JSON_HEADERS, "authorization": "Bearer nope"}
+        )
+        right = await http.post(
+            url,
+            json=INITIALIZE,
+            headers={**JSON_HEADERS, "authorization": "Bearer s3cret-token-123"},
+        )
     assert (missing.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
 
 

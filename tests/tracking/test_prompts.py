@@ -362,7 +362,7 @@ def test_the_filter_language_finds_traces_by_prompt(two_versions: str) -> None:
     assert found("prompt.version IN (1, 5)") == {ids[1]}
     assert found("prompt.name = 'other'") == set()
     with pytest.raises(
-        QueryError, match="unknown prompt field 'prompt.nam'.*did you mean 'prompt.name'"
+        QueryError, match=r"unknown prompt field 'prompt\.nam'.*did you mean 'prompt\.name'"
     ):
         tracepond.search_traces(filter="prompt.nam = 'x'")
     with pytest.raises(QueryError, match="expected a number"):

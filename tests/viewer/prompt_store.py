@@ -31,10 +31,12 @@ def build_prompt_store(path: str) -> PromptStore:
     tracepond.register_prompt("hostile", HOSTILE, commit_message="<b>bold</b>")
     tracepond.set_prompt_alias("support", "production", 2)
     for version, cost in ((1, 0.01), (2, 0.02), (2, 0.04)):
-        with tracepond.start_span("answer", span_type="CHAIN") as root:
-            with tracepond.start_span("chat", span_type="CHAT_MODEL") as chat:
-                tracepond.load_prompt("support", version=version)
-                chat.set_attribute(attr.COST_USD, cost)
+        with (
+            tracepond.start_span("answer", span_type="CHAIN") as root,
+            tracepond.start_span("chat", span_type="CHAT_MODEL") as chat,
+        ):
+            tracepond.load_prompt("support", version=version)
+            chat.set_attribute(attr.COST_USD, cost)
         made.traces.setdefault(version, []).append(root.trace_id)
     tracepond.flush()
     return made

@@ -9,9 +9,13 @@ from typing import Any
 
 import pytest
 
+from tests.viewer import test_browser
 from tests.viewer.conftest import SampleStore
 from tests.viewer.prompt_store import HOSTILE, PromptStore, build_prompt_store
-from tests.viewer.test_browser import browser, page, serving, wait_until  # noqa: F401
+from tests.viewer.test_browser import serving, wait_until
+
+browser = test_browser.browser  # the Chromium fixtures of the viewer's browser tests
+page = test_browser.page
 
 pytestmark = pytest.mark.browser
 

@@ -60,7 +60,9 @@ def show_prompt(ctx: click.Context, name: str, version: int | None, store: str |
     path = resolve_store(store or ctx.obj.get("store"))
     stats = version_stats(name, store=path)
     prompt = load_prompt(name, version, store=path)
-    click.echo(f"{prompt.uri}  ({prompt.template_type}; variables: {', '.join(prompt.variables) or 'none'})")
+    click.echo(
+        f"{prompt.uri}  ({prompt.template_type}; variables: {', '.join(prompt.variables) or 'none'})"
+    )
     if prompt.model_config:
         click.echo("model_config: " + ", ".join(f"{k}={v}" for k, v in prompt.model_config.items()))
     if isinstance(prompt.template, str):

@@ -94,9 +94,7 @@ def http_app(store: str, *, read_only: bool = False, token: str | None = None) -
     return Doors(server.streamable_http_app(streamable_http_path=PATH, host=HOST), token)
 
 
-def serve_http(
-    store: str, port: int, *, read_only: bool = False, token: str | None = None
-) -> None:
+def serve_http(store: str, port: int, *, read_only: bool = False, token: str | None = None) -> None:
     """Serve until interrupted; says where on stderr (stdout is the app's)."""
     app = http_app(store, read_only=read_only, token=token)
     print(f"tracepond MCP server on http://{HOST}:{port}{PATH}  (store: {store})", file=sys.stderr)

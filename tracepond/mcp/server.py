@@ -84,7 +84,9 @@ def _add_read_tools(server: MCPServer, store: str) -> None:
         max_results: Annotated[int, Field(description="How many traces, 1 to 200.")] = 20,
         order_by: Annotated[
             list[str] | None,
-            Field(description="e.g. [\"duration_ms DESC\"]; trace columns only. Default newest first."),
+            Field(
+                description='e.g. ["duration_ms DESC"]; trace columns only. Default newest first.'
+            ),
         ] = None,
     ) -> str:
         return _call(lambda: tools.search_traces(store, filter, max_results, order_by))
@@ -102,7 +104,9 @@ def _add_read_tools(server: MCPServer, store: str) -> None:
         return _call(lambda: tools.run_sql(store, query))
 
     def list_runs(
-        experiment: Annotated[str | None, Field(description="Only runs of this experiment name.")] = None,
+        experiment: Annotated[
+            str | None, Field(description="Only runs of this experiment name.")
+        ] = None,
         filter: Annotated[
             str | None,
             Field(description="e.g. \"metrics.accuracy > 0.9 AND params.model = 'gpt-4o'\"."),
@@ -116,7 +120,7 @@ def _add_read_tools(server: MCPServer, store: str) -> None:
     ) -> str:
         return _call(lambda: tools.get_assessments(store, trace_id))
 
-    described = [
+    described: list[tuple[Callable[..., str], str]] = [
         (
             search_traces,
             "Find traces with the filter language (not SQL). Answers compact rows: trace_id, "

@@ -14,13 +14,13 @@ from typing import Any
 
 import orjson
 
+from tracepond.conventions import attributes as attr
 from tracepond.errors import NotFoundError, QueryError, TracepondError
-from tracepond.store.trace import Span, Trace
 from tracepond.store.query import get_trace as query_trace
 from tracepond.store.query import search_traces as query_traces
 from tracepond.store.query import sql as query_sql
+from tracepond.store.trace import Span, Trace
 from tracepond.tracking.run_search import search_runs
-from tracepond.conventions import attributes as attr
 
 SEARCH_MAX_RESULTS = 200
 SQL_MAX_ROWS = 200
@@ -207,7 +207,10 @@ def list_runs(
     _check_count("max_results", max_results, SEARCH_MAX_RESULTS)
     found = _guard(
         lambda: search_runs(
-            filter=filter or None, experiment=experiment or None, max_results=max_results, store=store
+            filter=filter or None,
+            experiment=experiment or None,
+            max_results=max_results,
+            store=store,
         )
     )
     runs = [

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 import duckdb
 
 from tracepond.errors import SchemaVersionError
-from tracepond.store import schema_tracking as runs_schema
 from tracepond.store import schema_prompts
+from tracepond.store import schema_tracking as runs_schema
 
 
 @dataclass(frozen=True)

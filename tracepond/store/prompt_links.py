@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from tracepond.store.rows import S, SpanRecord
 from tracepond.conventions import attributes as attr
+from tracepond.store.rows import S, SpanRecord
 
 LINK_COLUMNS: tuple[tuple[str, str], ...] = (
     ("trace_id", "VARCHAR"),

@@ -49,9 +49,7 @@ def diff_lines(old: PromptVersion, new: PromptVersion) -> list[tuple[Op, str]]:
 def unified_diff(old: PromptVersion, new: PromptVersion) -> str:
     """A unified diff as ``diff -u`` prints it (empty when the versions say the same)."""
     return "\n".join(
-        difflib.unified_diff(
-            version_lines(old), version_lines(new), old.uri, new.uri, lineterm=""
-        )
+        difflib.unified_diff(version_lines(old), version_lines(new), old.uri, new.uri, lineterm="")
     )
 
 

@@ -20,9 +20,9 @@ import duckdb
 
 from tracepond.errors import NotFoundError, QueryError
 from tracepond.tracking import db as runs_db
-from tracepond.tracking.search_filter import Field, compile_filter, compile_order_by
 from tracepond.tracking.prompt_types import PromptVersion
 from tracepond.tracking.prompts import version_from_row
+from tracepond.tracking.search_filter import Field, compile_filter, compile_order_by
 
 _FIELDS = {
     "name": Field("v.name", "text"),

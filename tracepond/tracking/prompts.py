@@ -27,11 +27,11 @@ from typing import Any
 import duckdb
 import orjson
 
-from tracepond.errors import NotFoundError, PromptError
-from tracepond.tracking import db as runs_db
 from tracepond.conventions import attributes as attr
+from tracepond.errors import NotFoundError, PromptError
 from tracepond.tracing.serialize import is_secret_key
 from tracepond.tracing.spans import get_current_span
+from tracepond.tracking import db as runs_db
 from tracepond.tracking.prompt_types import PromptVersion, check_template
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,255}$")
