@@ -84,3 +84,14 @@ def fetch_dicts(
     cursor = conn.execute(query, params if params is not None else [])
     columns = [d[0] for d in cursor.description or []]
     return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
+
+def next_version(conn: duckdb.DuckDBPyConnection, table: str, name: str) -> int:
+    """The next version number of ``name`` in ``table`` (model_versions, prompt_versions).
+
+    Call it inside the write transaction that inserts that version: the store's single writer
+    makes concurrent registrations take turns, so each gets the next number."""
+    row = conn.execute(
+        f"SELECT coalesce(max(version), 0) + 1 FROM {table} WHERE name = ?", [name]
+    ).fetchone()
+    return int(row[0]) if row else 1

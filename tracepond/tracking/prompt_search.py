@@ -90,11 +90,13 @@ _FEEDBACK_VALUE = (  # a feedback value as a number: true 1, false 0, numbers as
 )
 
 
-def _has_table(conn: duckdb.DuckDBPyConnection, name: str) -> bool:
+def _if_assessments(conn: duckdb.DuckDBPyConnection, absent: str, present: str) -> str:
+    """``present`` (SQL reading feedback) when the store has an assessments table (the quality
+    features write it), else ``absent`` (NULL columns of the same names)."""
     row = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'assessments'"
     ).fetchone()
-    return bool(row and row[0])
+    return present if row and row[0] else absent
 
 
 def version_stats(name: str, *, store: str | None = None) -> list[dict[str, Any]]:
@@ -104,16 +106,18 @@ def version_stats(name: str, *, store: str | None = None) -> list[dict[str, Any]
     path = runs_db.resolve_store(store)
 
     def work(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-        feedback = "NULL::BIGINT AS feedback_count, NULL::DOUBLE AS feedback_mean"
-        if _has_table(conn, "assessments"):
-            feedback = (
+        feedback = _if_assessments(
+            conn,
+            "NULL::BIGINT AS feedback_count, NULL::DOUBLE AS feedback_mean",
+            (
                 "(SELECT count(*) FROM assessments a WHERE a.trace_id IN (SELECT trace_id FROM "
                 "used u WHERE u.version = v.version) AND a.kind = 'feedback' AND a.valid) "
                 "AS feedback_count, "
                 f"(SELECT avg({_FEEDBACK_VALUE}) FROM assessments a WHERE a.trace_id IN "
                 "(SELECT trace_id FROM used u WHERE u.version = v.version) "
                 "AND a.kind = 'feedback' AND a.valid) AS feedback_mean"
-            )
+            ),
+        )
         query = f"""
             WITH used AS (SELECT DISTINCT trace_id, version FROM trace_prompts WHERE name = ?)
             SELECT v.version, v.commit_message, v.aliases, v.create_time,
@@ -148,13 +152,13 @@ def version_traces(
     path = runs_db.resolve_store(store)
 
     def work(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-        feedback = "NULL::VARCHAR AS feedback"
-        if _has_table(conn, "assessments"):
-            feedback = (
-                "(SELECT string_agg(a.name || '=' || a.value::VARCHAR, ', ' ORDER BY a.name) "
-                "FROM assessments a WHERE a.trace_id = t.trace_id AND a.kind = 'feedback' "
-                "AND a.valid) AS feedback"
-            )
+        feedback = _if_assessments(
+            conn,
+            "NULL::VARCHAR AS feedback",
+            "(SELECT string_agg(a.name || '=' || a.value::VARCHAR, ', ' ORDER BY a.name) "
+            "FROM assessments a WHERE a.trace_id = t.trace_id AND a.kind = 'feedback' "
+            "AND a.valid) AS feedback",
+        )
         query = f"""
             SELECT t.trace_id, t.name, t.start_time, t.duration_ms, t.status, t.input_tokens,
                    t.output_tokens, t.cost_usd, {feedback}

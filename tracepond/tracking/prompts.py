@@ -209,12 +209,7 @@ def register_prompt(
             "DO UPDATE SET last_updated_time = excluded.last_updated_time",
             [name, now, now],
         )
-        # The highest version read and the next inserted in one transaction: the store's
-        # single writer makes concurrent registrations take turns.
-        row = conn.execute(
-            "SELECT coalesce(max(version), 0) + 1 FROM prompt_versions WHERE name = ?", [name]
-        ).fetchone()
-        version = int(row[0]) if row else 1
+        version = runs_db.next_version(conn, "prompt_versions", name)
         conn.execute(
             "INSERT INTO prompt_versions (name, version, template, template_type, variables, "
             "commit_message, tags, model_config, create_time) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -234,11 +229,7 @@ def set_prompt_alias(name: str, alias: str, version: int, *, store: str | None =
 
     def work(conn: duckdb.DuckDBPyConnection) -> None:
         _require_version(conn, name, number)
-        conn.execute(
-            "UPDATE prompt_versions SET aliases = list_filter(aliases, lambda a: a != ?) "
-            "WHERE name = ? AND list_contains(aliases, ?)",
-            [alias, name, alias],
-        )
+        _remove_alias(conn, name, alias)
         conn.execute(
             "UPDATE prompt_versions SET aliases = list_append(aliases, ?) "
             "WHERE name = ? AND version = ?",
@@ -259,15 +250,20 @@ def delete_prompt_alias(name: str, alias: str, *, store: str | None = None) -> N
     path = runs_db.resolve_store(store)
 
     def work(conn: duckdb.DuckDBPyConnection) -> None:
-        version = _version_by_alias(conn, name, alias)
-        conn.execute(
-            "UPDATE prompt_versions SET aliases = list_filter(aliases, lambda a: a != ?) "
-            "WHERE name = ? AND version = ?",
-            [alias, name, version],
-        )
+        _version_by_alias(conn, name, alias)  # NotFoundError naming the aliases it has
+        _remove_alias(conn, name, alias)
         _touch(conn, name)
 
     runs_db.write(path, work)
+
+
+def _remove_alias(conn: duckdb.DuckDBPyConnection, name: str, alias: str) -> None:
+    """Take ``alias`` off whichever version of ``name`` holds it."""
+    conn.execute(
+        "UPDATE prompt_versions SET aliases = list_filter(aliases, lambda a: a != ?) "
+        "WHERE name = ? AND list_contains(aliases, ?)",
+        [alias, name, alias],
+    )
 
 
 def _touch(conn: duckdb.DuckDBPyConnection, name: str) -> None:

@@ -177,12 +177,7 @@ def register_model(
             "DO UPDATE SET last_updated_time = excluded.last_updated_time",
             [name, now, now],
         )
-        # Read the highest version and insert the next in the same transaction: the store's
-        # single writer makes concurrent registrations take turns.
-        row = conn.execute(
-            "SELECT coalesce(max(version), 0) + 1 FROM model_versions WHERE name = ?", [name]
-        ).fetchone()
-        version = int(row[0]) if row else 1
+        version = runs_db.next_version(conn, "model_versions", name)
         conn.execute(
             "INSERT INTO model_versions VALUES (?, ?, ?, ?, ?, ?, ?)",
             [name, version, source.model_id, model, source.run_id, description, now],
