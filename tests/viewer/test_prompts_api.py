@@ -3,6 +3,7 @@ diffs, the traces of a version, and bad requests."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -106,3 +107,47 @@ async def test_the_span_detail_names_the_prompt_it_loaded(
 async def test_a_cross_site_request_for_prompts_is_refused(api: httpx.AsyncClient) -> None:
     response = await api.get("/api/prompts", headers={"host": "evil.example"})
     assert response.status_code == 403
+
+
+def _log_feedback(store: str, trace_id: str, name: str, value: object) -> None:
+    """Through tracepond.log_feedback when this tree has it (issue 13); until then a row in an
+    `assessments` table of DESIGN.md's columns, so the feedback columns are read as they will be."""
+    import duckdb
+
+    import tracepond
+
+    if "log_feedback" in tracepond.__all__:
+        tracepond.log_feedback(trace_id, name, value, source="human:ana", store=store)
+        return
+    tracepond.flush()
+    with duckdb.connect(store) as conn:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS assessments (assessment_id VARCHAR, trace_id VARCHAR, "
+            "span_id VARCHAR, name VARCHAR, kind VARCHAR, value JSON, source_type VARCHAR, "
+            "source_id VARCHAR, rationale VARCHAR, error VARCHAR, run_id VARCHAR, "
+            "create_time TIMESTAMP, valid BOOLEAN, overrides VARCHAR)"
+        )
+        conn.execute(
+            "INSERT INTO assessments VALUES (uuid()::VARCHAR, ?, NULL, ?, 'feedback', ?, "
+            "'HUMAN', 'ana', NULL, NULL, NULL, now()::TIMESTAMP, TRUE, NULL)",
+            [trace_id, name, json.dumps(value)],
+        )
+
+
+async def test_feedback_per_version_and_per_trace(
+    api: httpx.AsyncClient, prompt_store: PromptStore
+) -> None:
+    first, second = prompt_store.traces[2]
+    _log_feedback(prompt_store.path, first, "correct", True)
+    _log_feedback(prompt_store.path, second, "correct", False)
+    _log_feedback(prompt_store.path, second, "score", 0.5)
+    _log_feedback(prompt_store.path, prompt_store.traces[1][0], "correct", True)
+    versions = {
+        v["version"]: v["stats"] for v in (await api.get("/api/prompts/support")).json()["versions"]
+    }
+    assert versions[2]["feedback_count"] == 3
+    assert versions[2]["feedback_mean"] == pytest.approx(0.5)  # true, false, 0.5
+    assert versions[1]["feedback_count"] == 1 and versions[1]["feedback_mean"] == 1.0
+    traces = (await api.get("/api/prompts/support/versions/2/traces")).json()["traces"]
+    by_id = {t["trace_id"]: t["feedback"] for t in traces}
+    assert by_id == {first: "correct=true", second: "correct=false, score=0.5"}

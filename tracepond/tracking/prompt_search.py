@@ -21,7 +21,7 @@ import duckdb
 from tracepond.errors import NotFoundError, QueryError
 from tracepond.tracking import db as runs_db
 from tracepond.tracking.prompt_types import PromptVersion
-from tracepond.tracking.prompts import version_from_row
+from tracepond.tracking.prompts import check_name, version_from_row
 from tracepond.tracking.search_filter import Field, compile_filter, compile_order_by
 
 _FIELDS = {
@@ -103,6 +103,7 @@ def version_stats(name: str, *, store: str | None = None) -> list[dict[str, Any]
     """Per version of prompt ``name``, how the traces that loaded it went: trace count, p50/p95
     latency, error rate, tokens, cost, and (when the store has assessments) feedback: how many
     and their mean where the values are booleans or numbers."""
+    check_name(name)
     path = runs_db.resolve_store(store)
 
     def work(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -149,6 +150,7 @@ def version_traces(
 ) -> list[dict[str, Any]]:
     """The traces that loaded version ``version`` of ``name``, newest first: latency, status,
     tokens, cost, and (when the store has assessments) their valid feedback as NAME=VALUE."""
+    check_name(name)
     path = runs_db.resolve_store(store)
 
     def work(conn: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
