@@ -350,3 +350,28 @@ def test_the_command_line_refuses_a_token_without_http(sample: Sample) -> None:
         timeout=60,
     )
     assert done.returncode == 2 and "--token applies to --http only" in done.stderr
+
+
+@pytest.mark.skipif(
+    not FEEDBACK_API, reason="log_feedback needs issue 13's feedback API, not in this tree yet"
+)
+async def test_log_feedback_writes_through_the_public_api(tmp_path: Path) -> None:
+    from tracepond.tracing import provider
+
+    made = _make_store(str(tmp_path / "feedback.duckdb"))
+    provider.reset()
+    async with _stdio(made.store) as client:
+        logged = _json(
+            await client.call_tool(
+                "log_feedback",
+                {"trace_id": made.ok, "name": "correct", "value": True, "rationale": "matches"},
+            )
+        )
+        assert logged["trace_id"] == made.ok and logged["logged"]
+        read = _json(await client.call_tool("get_assessments", {"trace_id": made.ok}))
+        bad = await client.call_tool(
+            "log_feedback", {"trace_id": "not-an-id", "name": "correct", "value": True}
+        )
+    assert read["count"] == 1 and read["assessments"][0]["name"] == "correct"
+    assert read["assessments"][0]["source_type"] == "LLM_JUDGE"
+    assert bad.is_error
