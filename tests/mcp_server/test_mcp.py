@@ -375,3 +375,23 @@ async def test_log_feedback_writes_through_the_public_api(tmp_path: Path) -> Non
     assert read["count"] == 1 and read["assessments"][0]["name"] == "correct"
     assert read["assessments"][0]["source_type"] == "LLM_JUDGE"
     assert bad.is_error
+
+
+async def test_a_file_that_is_not_a_store_is_a_tool_error_and_left_untouched(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "notes.duckdb"
+    path.write_text("my notes, not a store")
+    async with _stdio(str(path)) as client:
+        for tool, arguments in (
+            ("search_traces", {}),
+            ("sql", {"query": "SELECT 1"}),
+            ("get_trace", {"trace_id": "a" * 32}),
+            ("list_runs", {}),
+        ):
+            answer = await client.call_tool(tool, arguments)
+            assert answer.is_error and "NotAStoreError" in _text(answer), (tool, _text(answer))
+        with pytest.raises(Exception, match="NotAStoreError"):
+            await client.read_resource("tracepond://schema")
+        assert len((await client.list_tools()).tools) >= len(READ_TOOLS)  # still serving
+    assert path.read_text() == "my notes, not a store"

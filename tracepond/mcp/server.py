@@ -16,11 +16,12 @@ from typing import Annotated, Any
 
 import orjson
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError
 from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from tracepond._version import __version__
+from tracepond.errors import TracepondError
 from tracepond.mcp import resources, tools
 
 try:  # the feedback API of the quality features; absent from installs without them
@@ -194,7 +195,10 @@ def _add_resources(server: MCPServer, store: str) -> None:
         mime_type="text/plain",
     )
     def schema() -> str:
-        return resources.schema_text(store)
+        try:
+            return resources.schema_text(store)
+        except TracepondError as exc:  # the store is missing, locked, not a store, ...
+            raise ResourceError(f"{type(exc).__name__}: {exc}") from None
 
     @server.resource(
         resources.FILTER_URI,

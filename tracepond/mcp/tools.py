@@ -192,6 +192,8 @@ def run_sql(store: str, query: str) -> dict[str, Any]:
         if "syntax error" not in text and "parser error" not in text:
             raise ToolInputError(str(exc)) from None
         result = _guard(lambda: query_sql(query, store=store, timeout_s=SQL_TIMEOUT_S))
+    except TracepondError as exc:  # the store is locked, missing, not a store, ...
+        raise ToolInputError(f"{type(exc).__name__}: {exc}") from None
     rows = result.fetchall()
     return {
         "columns": list(result.columns),
