@@ -176,6 +176,29 @@ def _load(conn: duckdb.DuckDBPyConnection, name: str, version: int) -> PromptVer
     return version_from_row(rows[0])
 
 
+def _find(
+    conn: duckdb.DuckDBPyConnection, name: str, version: int | None, alias: str | None
+) -> PromptVersion:
+    """One query when the version exists; the slower checks only to say what is missing."""
+    if alias is not None and alias != "latest":
+        where, params = "list_contains(aliases, ?)", [name, alias]
+    elif version is not None:
+        where, params = "version = ?", [name, version]
+    else:
+        where, params = "TRUE", [name]
+    rows = runs_db.fetch_dicts(
+        conn,
+        f"SELECT * FROM prompt_versions WHERE name = ? AND {where} ORDER BY version DESC LIMIT 1",
+        params,
+    )
+    if rows:
+        return version_from_row(rows[0])
+    if alias is not None:
+        _version_by_alias(conn, name, alias)
+    _require_version(conn, name, version)  # raises NotFoundError naming what the prompt has
+    raise NotFoundError(f"no version of prompt {name!r} matches")  # pragma: no cover - a race
+
+
 # --- the public functions -----------------------------------------------------------------------
 
 
@@ -307,12 +330,7 @@ def load_prompt(
     name, number, alias = parse_prompt_uri(name_or_uri, version)
     path = runs_db.resolve_store(store)
 
-    def work(conn: duckdb.DuckDBPyConnection) -> PromptVersion:
-        if alias is not None:
-            return _load(conn, name, _version_by_alias(conn, name, alias))
-        return _load(conn, name, _require_version(conn, name, number))
-
-    found = runs_db.read(path, work)
+    found = runs_db.read(path, lambda conn: _find(conn, name, number, alias))
     _record_on_span(found)
     return found
 
