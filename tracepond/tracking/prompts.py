@@ -180,12 +180,13 @@ def _find(
     conn: duckdb.DuckDBPyConnection, name: str, version: int | None, alias: str | None
 ) -> PromptVersion:
     """One query when the version exists; the slower checks only to say what is missing."""
+    params: list[Any] = [name]
     if alias is not None and alias != "latest":
         where, params = "list_contains(aliases, ?)", [name, alias]
     elif version is not None:
         where, params = "version = ?", [name, version]
     else:
-        where, params = "TRUE", [name]
+        where = "TRUE"
     rows = runs_db.fetch_dicts(
         conn,
         f"SELECT * FROM prompt_versions WHERE name = ? AND {where} ORDER BY version DESC LIMIT 1",

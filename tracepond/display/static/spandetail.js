@@ -189,7 +189,9 @@
     if (!Array.isArray(loaded) || !loaded.length) return null;
     return h("span.fact.prompt-fact", null, h("span.fact-key", null, "prompt"), loaded.map(function (entry, i) {
       var cut = String(entry).lastIndexOf("/"), name = String(entry).slice(0, cut), version = String(entry).slice(cut + 1);
-      return [i ? ", " : null, h("a", { href: "#/prompts/" + encodeURIComponent(name) + "?version=" + encodeURIComponent(version) }, name + " v" + version)];
+      var label = name + " v" + version;
+      if (!TP.pages || !TP.pages.prompt) return [i ? ", " : null, label];  // a notebook: no Prompts page
+      return [i ? ", " : null, h("a", { href: "#/prompts/" + encodeURIComponent(name) + "?version=" + encodeURIComponent(version) }, label)];
     }));
   }
 
