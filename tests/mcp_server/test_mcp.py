@@ -118,6 +118,8 @@ async def test_each_tool_answers(sample: Sample) -> None:
             await client.call_tool("search_traces", {"filter": "prompt.name = 'support'"})
         )
         assert [t["trace_id"] for t in by_prompt["traces"]] == [sample.ok]
+        assert by_prompt["traces"][0]["prompts"] == ["support/1"]
+        assert found["traces"][0]["prompts"] == []
         listed = _json(
             await client.call_tool("search_traces", {"max_results": 2, "order_by": ["name ASC"]})
         )
@@ -125,6 +127,7 @@ async def test_each_tool_answers(sample: Sample) -> None:
 
         trace = _json(await client.call_tool("get_trace", {"trace_id": sample.ok}))
         assert trace["info"]["run_id"] == sample.run_id and trace["cut"] == []
+        assert trace["info"]["prompts"] == ["support/1"]
         assert trace["spans"][0]["inputs"] == {"question": "refund?"}
         assert trace["spans"][0]["prompt"] == {"name": "support", "version": 1}
         failed = _json(await client.call_tool("get_trace", {"trace_id": sample.error}))

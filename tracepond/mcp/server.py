@@ -126,7 +126,8 @@ def _add_read_tools(server: MCPServer, store: str) -> None:
             search_traces,
             "Find traces with the filter language (not SQL). Answers compact rows: trace_id, "
             "name, status, start_time, duration_ms, span_count, error_count, tokens, cost_usd, "
-            "session_id, user_id, run_id, tags. Then call get_trace with a trace_id.",
+            "session_id, user_id, run_id, tags, and the prompt versions it loaded (prompts: "
+            '["name/version"]). Then call get_trace with a trace_id.',
         ),
         (
             get_trace,

@@ -93,7 +93,24 @@ def search_traces(
             include_spans=False,
         )
     )
-    return {"traces": [trace_row(t) for t in found], "count": len(found)}
+    loaded = _prompts_of(store, [t.info.trace_id for t in found])
+    rows = [{**trace_row(t), "prompts": loaded.get(t.info.trace_id, [])} for t in found]
+    return {"traces": rows, "count": len(rows)}
+
+
+def _prompts_of(store: str, trace_ids: list[str]) -> dict[str, list[str]]:
+    """The prompt versions each trace loaded, as "name/version"."""
+    if not trace_ids:
+        return {}
+    rows = _guard(
+        lambda: query_sql(
+            "SELECT trace_id, list(name || '/' || version ORDER BY name, version) "
+            "FROM trace_prompts WHERE trace_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY trace_id",
+            [trace_ids],
+            store=store,
+        ).fetchall()
+    )
+    return {str(trace_id): list(loaded) for trace_id, loaded in rows}
 
 
 class _Budget:
@@ -169,6 +186,7 @@ def get_trace(store: str, trace_id: str) -> dict[str, Any]:
             f"SELECT * FROM spans WHERE trace_id = '{found.info.trace_id}'"
         )
     info = {k: _iso(v) for k, v in found.to_dict()["info"].items()}
+    info["prompts"] = _prompts_of(store, [found.info.trace_id]).get(found.info.trace_id, [])
     for key in ("inputs", "outputs"):
         info[key] = budget.value(f"trace {key}", info.get(key))
     return {"info": info, "spans": spans, "cut": budget.cut}
