@@ -465,3 +465,33 @@ def test_processes_registering_at_once_get_consecutive_versions(store: str) -> N
     assert stored == [1, *every]
     templates = {p.template for p in tracepond.search_prompts(filter="name = 'shared'")}
     assert templates == {"first", *(f"v {i}" for i in range(each))}
+
+
+def test_a_trace_that_is_sampled_out_loads_the_prompt_and_links_nothing(
+    two_versions: str,
+) -> None:
+    tracepond.configure(store=two_versions, sample_rate=0.0)
+    with tracepond.start_span("not kept") as span:
+        prompt = tracepond.load_prompt("prompts:/support@production")
+    assert prompt.version == 1 and prompt.format(company="Acme")
+    assert not span.is_recording
+    assert prompt_rows(two_versions)["trace_prompts"] == []
+
+
+def test_an_apps_own_opentelemetry_span_gets_the_prompt_attributes(
+    two_versions: str,
+) -> None:
+    """Inside a span of the app's own tracer (not tracepond's), the span still names the
+    version; that span goes to the app's exporter, so tracepond's store links nothing."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    app_provider = TracerProvider()
+    app_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with app_provider.get_tracer("app").start_as_current_span("app work"):
+        tracepond.load_prompt("support", version=2)
+    (finished,) = exporter.get_finished_spans()
+    assert dict(finished.attributes or {})[attr.PROMPTS] == ("support/2",)
+    assert prompt_rows(two_versions)["trace_prompts"] == []
