@@ -176,21 +176,26 @@ def _load(conn: duckdb.DuckDBPyConnection, name: str, version: int) -> PromptVer
     return version_from_row(rows[0])
 
 
+# Named, not *: DuckDB answers this point lookup several times faster (measured, bench_prompts).
+_COLUMNS = (
+    "name, version, template, template_type, variables, commit_message, aliases, tags, "
+    "model_config, create_time"
+)
+
+
 def _find(
     conn: duckdb.DuckDBPyConnection, name: str, version: int | None, alias: str | None
 ) -> PromptVersion:
     """One query when the version exists; the slower checks only to say what is missing."""
     params: list[Any] = [name]
-    if alias is not None and alias != "latest":
-        where, params = "list_contains(aliases, ?)", [name, alias]
+    if alias is not None and alias != "latest":  # an alias is on one version at most
+        where, params = "AND list_contains(aliases, ?)", [name, alias]
     elif version is not None:
-        where, params = "version = ?", [name, version]
+        where, params = "AND version = ?", [name, version]
     else:
-        where = "TRUE"
+        where = "ORDER BY version DESC LIMIT 1"
     rows = runs_db.fetch_dicts(
-        conn,
-        f"SELECT * FROM prompt_versions WHERE name = ? AND {where} ORDER BY version DESC LIMIT 1",
-        params,
+        conn, f"SELECT {_COLUMNS} FROM prompt_versions WHERE name = ? {where}", params
     )
     if rows:
         return version_from_row(rows[0])
