@@ -98,6 +98,7 @@ async def test_the_span_detail_names_the_prompt_it_loaded(
 ) -> None:
     trace_id = prompt_store.traces[1][0]
     detail = (await api.get(f"/api/traces/{trace_id}")).json()
+    assert detail["info"]["prompts"] == [{"name": "support", "version": 1}]
     chat = detail["spans"]["span_id"][detail["spans"]["name"].index("chat")]
     span = (await api.get(f"/api/traces/{trace_id}/spans/{chat}")).json()
     assert span["attributes"]["tracepond.prompts"] == ["support/1"]

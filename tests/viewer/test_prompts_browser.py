@@ -73,6 +73,7 @@ def test_a_versions_traces_lead_to_the_trace_that_names_the_prompt(
     rows.nth(0).locator("a").click()
     page.wait_for_selector(".tv-row")
     assert made.traces[1][0] in page.url
+    assert page.locator(".crumbs .trace-prompts a").all_inner_texts() == ["support v1"]
     page.locator(".tv-row >> text=chat").first.click()
     fact = page.locator(".span-detail .prompt-fact")
     fact.wait_for()

@@ -77,6 +77,11 @@ def trace_detail(store: str, trace_id: str) -> dict[str, Any]:
     models = sorted({m for m in columns["model"] if m})
     info["models"] = models
     info["model"] = models[0] if len(models) == 1 else ", ".join(models) or None
+    info["prompts"] = store_access.fetch_dicts(  # the prompt versions the trace loaded
+        store,
+        "SELECT name, version FROM trace_prompts WHERE trace_id = ? ORDER BY name, version",
+        [trace_id],
+    )
     return {"info": info, "span_count": len(columns["span_id"]), "spans": columns}
 
 

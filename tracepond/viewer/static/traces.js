@@ -163,6 +163,14 @@
     return function () { clearInterval(timer); };
   }
 
+  // The prompt versions this trace loaded, each a link to its Prompts page.
+  function promptLinks(prompts) {
+    if (!prompts || !prompts.length) return null;
+    return h("span.trace-prompts", null, "Prompts: ", prompts.map(function (p, i) {
+      return [i ? ", " : null, h("a", { href: "#/prompts/" + encodeURIComponent(p.name) + "?version=" + p.version }, p.name + " v" + p.version)];
+    }));
+  }
+
   function tracePage(el, traceId) {
     el.appendChild(h("div.empty.page-empty", null, "Loading trace…"));
     var t0 = performance.now(), timer = null, stopped = false, view = null;
@@ -174,7 +182,8 @@
         var box = h("div.trace-page");
         TP.clear(el).appendChild(h("div.crumbs", null, h("a", { href: "#/traces" }, "← Traces"),
           trace.info.in_progress ? h("span.running-note", null, TP.statusBadge(null, true),
-            " still running: finished spans appear as they are written") : null));
+            " still running: finished spans appear as they are written") : null,
+          promptLinks(trace.info.prompts)));
         el.appendChild(box);
         view = TP.mountTrace(box, trace, {
           selected: selected,
