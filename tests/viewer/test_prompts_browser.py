@@ -70,6 +70,8 @@ def test_a_versions_traces_lead_to_the_trace_that_names_the_prompt(
     rows = page.locator("table.prompt-traces tbody tr")
     assert rows.count() == 1 and "$0.0100" in rows.nth(0).inner_text()
     assert page.locator("table.prompt-versions tr.selected").get_attribute("data-version") == "1"
+    page.wait_for_selector(".diff-line.added")  # the oldest version is compared with the next
+    assert page.locator(".diff-line.removed").all_inner_texts() == ["−Be brief."]
     rows.nth(0).locator("a").click()
     page.wait_for_selector(".tv-row")
     assert made.traces[1][0] in page.url

@@ -114,7 +114,10 @@
     TP.api("/api/prompts/" + encodeURIComponent(name)).then(function (body) {
       var versions = body.versions, wanted = Number(TP.hashParams().version);
       var current = versions.filter(function (v) { return v.version === wanted; })[0] || versions[0];
-      var older = versions.filter(function (v) { return v.version < current.version; })[0] || current;
+      // Compare with the version just before (versions are newest first); the oldest with the next one.
+      var before = versions.filter(function (v) { return v.version < current.version; })[0];
+      var after = versions.filter(function (v) { return v.version > current.version; }).slice(-1)[0];
+      var pair = before ? [before, current] : [current, after || current];
       var traces = h("div.prompt-version-traces");
       page.appendChild(h("div.page-head", null, h("h1", null, "Prompt ", h("code", null, name)),
         h("span.muted", null, versions.length + " version" + (versions.length === 1 ? "" : "s"))));
@@ -128,7 +131,7 @@
         current.commit_message ? h("div.muted", null, current.commit_message) : null,
         config.length ? h("div.facts", null, config) : null,
         templateView(current)));
-      if (versions.length > 1) page.appendChild(diffView(name, versions, older.version, current.version));
+      if (versions.length > 1) page.appendChild(diffView(name, versions, pair[0].version, pair[1].version));
       page.appendChild(traces);
       tracesOf(name, current.version, traces);
     }).catch(function (err) { page.appendChild(errorBox(err)); });
