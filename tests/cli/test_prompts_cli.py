@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
 import tracepond
-from tracepond.cli import main
+from tests.cli.test_runs_cli import invoke
 
 
 @pytest.fixture
@@ -22,11 +21,6 @@ def filled(store: str) -> str:
             tracepond.load_prompt("qa", version=version)
     tracepond.flush()
     return store
-
-
-def invoke(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.output
 
 
 def test_prompts_lists_every_prompt(filled: str) -> None:
