@@ -106,6 +106,8 @@ async def test_tools_and_their_descriptions(sample: Sample) -> None:
         assert table in (tools["sql"].description or "")
     assert tools["get_trace"].input_schema["required"] == ["trace_id"]
     assert tools["sql"].input_schema["required"] == ["query"]
+    for tool in tools.values():  # DESIGN.md: arguments other than trace_id and query are optional
+        assert set(tool.input_schema.get("required", [])) <= {"trace_id", "query"}, tool.name
     assert tools["sql"].annotations is not None and tools["sql"].annotations.read_only_hint
 
 

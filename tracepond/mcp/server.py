@@ -161,10 +161,13 @@ def _add_read_tools(server: MCPServer, store: str) -> None:
 def _add_feedback_tool(server: MCPServer, store: str, write: Callable[..., Any]) -> None:
     def log_feedback(
         trace_id: Annotated[str, Field(description="32 hex characters, from search_traces.")],
-        name: Annotated[str, Field(description="What is judged, e.g. 'correct' or 'helpful'.")],
+        name: Annotated[
+            str, Field(description="What is judged, e.g. 'correct' or 'helpful'.")
+        ] = "feedback",
         value: Annotated[
-            bool | float | str, Field(description="The verdict: true/false, a score or a label.")
-        ],
+            bool | float | str | None,
+            Field(description="The verdict: true/false, a score or a label."),
+        ] = None,
         rationale: Annotated[str | None, Field(description="Why, in a sentence.")] = None,
         source: Annotated[
             str, Field(description="Who judges: 'llm_judge:NAME', 'human:NAME' or 'code:NAME'.")
