@@ -495,3 +495,15 @@ def test_an_apps_own_opentelemetry_span_gets_the_prompt_attributes(
     (finished,) = exporter.get_finished_spans()
     assert dict(finished.attributes or {})[attr.PROMPTS] == ("support/2",)
     assert prompt_rows(two_versions)["trace_prompts"] == []
+
+
+def test_threads_registering_at_once_get_consecutive_versions(store: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        versions = list(
+            pool.map(lambda i: tracepond.register_prompt("threads", f"v {i}").version, range(24))
+        )
+    assert sorted(versions) == list(range(1, 25))
+    stored = {p.version: p.template for p in tracepond.search_prompts(filter="name = 'threads'")}
+    assert sorted(stored) == list(range(1, 25)) and len(set(stored.values())) == 24
