@@ -182,29 +182,31 @@ async def test_errors_are_tool_errors_and_the_server_stays_up(sample: Sample) ->
         assert still["count"] == 3
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        "DELETE FROM traces",
-        "INSERT INTO prompt_versions (name) VALUES ('x')",
-        "UPDATE traces SET name = 'x'",
-        "DROP TABLE spans",
-        "CREATE TABLE t AS SELECT 1",
-        "COPY traces TO '/tmp/tracepond-mcp-leak.csv'",
-        "ATTACH '/tmp/tracepond-other.duckdb' AS other",
-        "SELECT * FROM read_csv('/etc/passwd')",
-        "SET threads = 1",
-    ],
-)
+REFUSED_SQL = [
+    "DELETE FROM traces",
+    "INSERT INTO prompt_versions (name) VALUES ('x')",
+    "UPDATE traces SET name = 'x'",
+    "DROP TABLE spans",
+    "CREATE TABLE t AS SELECT 1",
+    "COPY traces TO '/tmp/tracepond-mcp-leak.csv'",
+    "ATTACH '/tmp/tracepond-other.duckdb' AS other",
+    "SELECT * FROM read_csv('/etc/passwd')",
+    "SET threads = 1",
+]
+
+
 async def test_sql_that_writes_or_escapes_is_refused_and_the_store_is_unchanged(
-    sample: Sample, statement: str
+    sample: Sample,
 ) -> None:
     before = _digest(sample.store)
-    async with _stdio(sample.store) as client:
-        refused = await client.call_tool("sql", {"query": statement})
-        assert refused.is_error, _text(refused)
-        assert "tracepond.sql()" in _text(refused)
-        assert _json(await client.call_tool("sql", {"query": "SELECT 1 AS one"}))["rows"] == [[1]]
+    async with _stdio(sample.store) as client:  # one server: each refusal leaves it serving
+        for statement in REFUSED_SQL:
+            refused = await client.call_tool("sql", {"query": statement})
+            assert refused.is_error, (statement, _text(refused))
+            assert "tracepond.sql()" in _text(refused), (statement, _text(refused))
+            assert _json(await client.call_tool("sql", {"query": "SELECT 1 AS one"}))["rows"] == [
+                [1]
+            ]
     assert _digest(sample.store) == before
     assert not Path("/tmp/tracepond-mcp-leak.csv").exists()
 
@@ -305,29 +307,31 @@ INITIALIZE = {
 JSON_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 
-@pytest.mark.parametrize(
-    ("headers", "status"),
-    [
-        ({}, 200),  # an agent or curl: neither Origin nor Sec-Fetch-Site
-        ({"sec-fetch-site": "cross-site"}, 403),
-        ({"sec-fetch-site": "same-site"}, 403),
-        ({"origin": "http://evil.example"}, 403),
-        ({"origin": "null"}, 403),
-        ({"origin": "http://localhost:1"}, 403),  # another port is another origin
-        ({"host": "evil.example"}, 403),  # DNS rebinding onto 127.0.0.1
-        ({"sec-fetch-site": "same-origin"}, 200),
-    ],
-)
-async def test_http_keeps_the_viewers_doors(
-    sample: Sample, headers: dict[str, str], status: int
-) -> None:
+DOORS = [
+    ({}, 200),  # an agent or curl: neither Origin nor Sec-Fetch-Site
+    ({"sec-fetch-site": "cross-site"}, 403),
+    ({"sec-fetch-site": "same-site"}, 403),
+    ({"origin": "http://evil.example"}, 403),
+    ({"origin": "null"}, 403),
+    ({"origin": "http://localhost:1"}, 403),  # another port is another origin
+    ({"host": "evil.example"}, 403),  # DNS rebinding onto 127.0.0.1
+    ({"sec-fetch-site": "same-origin", "origin": "OWN"}, 200),
+]
+
+
+async def test_http_keeps_the_viewers_doors(sample: Sample) -> None:
     async with _http_server(sample.store) as url, httpx.AsyncClient() as http:
-        if headers.get("sec-fetch-site") == "same-origin":
-            headers = {**headers, "origin": url.rsplit("/", 1)[0]}
-        answer = await http.post(url, json=INITIALIZE, headers={**JSON_HEADERS, **headers})
-        assert answer.status_code == status, answer.text
-        if status == 403:
-            assert answer.json()["kind"] == "auth"
+        own = url.rsplit("/", 1)[0]
+        for headers, status in DOORS:
+            sent = {k: own if v == "OWN" else v for k, v in headers.items()}
+            answer = await http.post(url, json=INITIALIZE, headers={**JSON_HEADERS, **sent})
+            assert answer.status_code == status, (headers, answer.text)
+            if status == 403:
+                assert answer.json()["kind"] == "auth"
+        cross_get = await http.get(url, headers={"sec-fetch-site": "cross-site"})
+        assert cross_get.status_code == 403  # every route and method, GET included
+        still = await http.post(url, json=INITIALIZE, headers=JSON_HEADERS)
+        assert still.status_code == 200
 
 
 async def test_http_with_a_token(sample: Sample) -> None:
