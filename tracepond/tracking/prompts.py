@@ -28,7 +28,7 @@ import duckdb
 import orjson
 
 from tracepond.conventions import attributes as attr
-from tracepond.errors import NotFoundError, PromptError
+from tracepond.errors import NotFoundError, PromptError, log_internal_error
 from tracepond.tracing.serialize import is_secret_key
 from tracepond.tracing.spans import get_current_span
 from tracepond.tracking import db as runs_db
@@ -337,7 +337,10 @@ def load_prompt(
     path = runs_db.resolve_store(store)
 
     found = runs_db.read(path, lambda conn: _find(conn, name, number, alias))
-    _record_on_span(found)
+    try:  # instrumentation: a failure here never costs the caller its prompt
+        _record_on_span(found)
+    except Exception:
+        log_internal_error("load_prompt: recording the prompt on the current span")
     return found
 
 
