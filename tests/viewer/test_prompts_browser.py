@@ -47,6 +47,10 @@ def test_the_prompts_list_and_a_prompts_versions(
     assert "$0.0100" in versions.nth(1).inner_text()
     assert "Be kind and brief." in page.locator(".prompt-template").inner_text()
     assert "temperature" in page.locator(".prompt-version .facts").inner_text()
+    versions.nth(0).locator("a.trace-filter").click()  # v2's 2 traces, in the trace list
+    page.wait_for_selector("table.traces tbody tr.row")
+    wait_until(page, "document.querySelectorAll('table.traces tbody tr.row').length === 2")
+    assert page.input_value(".filter-input") == "prompt.name = 'support' AND prompt.version = 2"
 
 
 def test_the_diff_between_two_versions(prompts_served: tuple[str, PromptStore], page: Any) -> None:

@@ -47,6 +47,11 @@
     }));
   }
 
+  // The trace list's filter for the traces that loaded one version.
+  function versionFilter(name, version) {
+    return "prompt.name = '" + String(name).replace(/'/g, "''") + "' AND prompt.version = " + version;
+  }
+
   function versionsTable(name, versions, selected) {
     return h("div.table-wrap", null, h("table.grid.prompt-versions", null,
       h("thead", null, h("tr", null, ["Version", "Aliases", "Commit", "Created", "Traces", "p50", "p95", "Errors", "Cost", "Avg cost", "Feedback"]
@@ -54,11 +59,13 @@
       h("tbody", null, versions.map(function (v) {
         var s = v.stats || {};
         return h("tr.row" + (v.version === selected ? ".selected" : ""), { dataset: { version: String(v.version) },
-          onclick: function () { location.hash = link(name, { version: v.version }); } },
+          onclick: function (e) { if (e.target.tagName !== "A") location.hash = link(name, { version: v.version }); } },
           h("td.num", null, h("a", { href: link(name, { version: v.version }) }, "v" + v.version)),
           h("td", null, aliases(v.aliases)), h("td", null, v.commit_message || ""),
           h("td.time", { title: v.create_time }, fmt.time(v.create_time)),
-          h("td.num", null, fmt.int(s.traces)), h("td.num", null, fmt.duration(s.p50_ms)),
+          h("td.num", null, s.traces ? h("a.trace-filter", { href: "#/traces" + TP.query({ filter: versionFilter(name, v.version) }),
+            title: "these traces in the trace list" }, fmt.int(s.traces)) : "0"),
+          h("td.num", null, fmt.duration(s.p50_ms)),
           h("td.num", null, fmt.duration(s.p95_ms)), h("td.num", null, pct(s.error_rate)),
           h("td.num", null, fmt.cost(s.cost_usd)), h("td.num", null, fmt.cost(s.avg_cost_usd)),
           h("td.num.feedback", null, feedback(s)));
