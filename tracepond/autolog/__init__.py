@@ -51,6 +51,7 @@ PROVIDERS: dict[str, str] = {
     "openai": "tracepond.autolog.openai",
     "groq": "tracepond.autolog.groq",
     "bedrock": "tracepond.autolog.bedrock",
+    "gemini": "tracepond.autolog.gemini",
 }
 
 _lock = threading.Lock()
@@ -159,7 +160,7 @@ def _load_provider(name: str, *, named: bool) -> ModuleType | None:
         logger.debug("tracepond.autolog: provider module %s not found, skipped", exc.name)
         return None
     package: str = module.PACKAGE
-    if importlib.util.find_spec(package) is None:
+    if _find_spec(package) is None:
         if named:
             raise ProviderNotInstalledError(
                 f"autolog(providers=[{name!r}]) needs the {package!r} package, which is not "
@@ -168,6 +169,15 @@ def _load_provider(name: str, *, named: bool) -> ModuleType | None:
         logger.debug("tracepond.autolog: %s not installed, skipped", package)
         return None
     return module
+
+
+def _find_spec(package: str) -> Any:
+    """``importlib.util.find_spec``, None also when a dotted name's parent is missing (it raises
+    for ``"google.genai"`` where no ``google`` package is installed)."""
+    try:
+        return importlib.util.find_spec(package)
+    except ModuleNotFoundError:
+        return None
 
 
 def _patch_provider(name: str, module: ModuleType) -> None:

@@ -1,6 +1,6 @@
 """Prices per model, and the cost of one call: ``tracepond.cost.usd`` on its span.
 
-Built-in tables live in ``tracepond/autolog/pricing/{openai,groq,bedrock}.json``: dollars per one
+Built-in tables live in ``tracepond/autolog/pricing/{openai,groq,bedrock,gemini}.json``: dollars per one
 million input, cached-input and output tokens, with the ``source`` they were read from and the
 ``date`` they were checked. The JSON shape::
 
@@ -68,7 +68,13 @@ class Price:
 
 
 # gen_ai.provider.name -> built-in table file (no table: no built-in price).
-TABLES = {"openai": "openai", "groq": "groq", "aws.bedrock": "bedrock"}
+TABLES = {
+    "openai": "openai",
+    "groq": "groq",
+    "aws.bedrock": "bedrock",
+    "gcp.gemini": "gemini",
+    "gcp.vertex_ai": "gemini",  # Vertex AI lists the same per-token prices for these models
+}
 USER_SOURCE = "user"
 
 _DATE_SUFFIX = re.compile(r"-\d{4}-\d{2}-\d{2}$")

@@ -90,7 +90,12 @@ class _StreamCore(wrapt.ObjectProxy):  # type: ignore[type-arg,misc]
             record.set(attr.STREAM_OUTCOME, outcome)
         except Exception:
             log_internal_error("autolog.stream.finish")
-        record.end(error)
+        if error is None:
+            record.end()
+        else:
+            # through the operation's error(): a stream whose request is sent on the first read
+            # (google-genai's) raises its HTTP error here, and the status code belongs on the span
+            record.fail(error)
 
     def __del__(self) -> None:
         # An abandoned stream: the caller dropped it without reading it to the end or closing it.
