@@ -24,11 +24,12 @@ AIOHTTP_WARNING = (
 )
 
 
-def client_for(server: FakeGeminiServer, **options: Any) -> genai.Client:
-    """A real client talking to the stand-in (no retries: a fault is seen once)."""
-    return genai.Client(
-        api_key=GEMINI_KEY, http_options=types.HttpOptions(base_url=server.base_url), **options
-    )
+def client_for(
+    server: FakeGeminiServer, http_options: types.HttpOptions | None = None, **options: Any
+) -> genai.Client:
+    """A real client talking to the stand-in (no retries unless ``http_options`` asks)."""
+    http_options = http_options or types.HttpOptions(base_url=server.base_url)
+    return genai.Client(api_key=GEMINI_KEY, http_options=http_options, **options)
 
 
 def seen(value: Any) -> Any:

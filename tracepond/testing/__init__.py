@@ -19,6 +19,10 @@ request (an HTTP error status, a connection dropped mid-stream, a slow first chu
   boto3 / aiobotocore clients (``endpoint_url``): Converse, ConverseStream, InvokeModel per model
   family, InvokeModelWithResponseStream, in the AWS event-stream framing
   (:mod:`tracepond.testing.eventstream`).
+- :class:`FakeGeminiServer` (:mod:`tracepond.testing.gemini`): the Gemini API for the real
+  ``google-genai`` client (``http_options={"base_url": server.base_url}``): generateContent,
+  streamGenerateContent (``alt=sse``), embedContent and batchEmbedContents, Google's error
+  bodies (a 429 with ``RetryInfo``), streams dropped or malformed on demand.
 - :class:`~tracepond.testing.server.FakeServer`, :class:`~tracepond.testing.server.Fault`:
   the shared plumbing, for writing another stand-in.
 
@@ -28,12 +32,14 @@ request (an HTTP error status, a connection dropped mid-stream, a slow first chu
 from __future__ import annotations
 
 from tracepond.testing.bedrock import FakeBedrockServer
+from tracepond.testing.gemini import FakeGeminiServer
 from tracepond.testing.groq import FakeGroqServer
 from tracepond.testing.openai import FakeOpenAIServer, ScriptedReply
 from tracepond.testing.server import FakeServer, Fault, RecordedRequest, Reply
 
 __all__ = [
     "FakeBedrockServer",
+    "FakeGeminiServer",
     "FakeGroqServer",
     "FakeOpenAIServer",
     "FakeServer",
