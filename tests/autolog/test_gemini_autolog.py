@@ -114,9 +114,7 @@ def check_span(
     assert content(span, "gen_ai.input.messages") == [
         {"role": "user", "parts": [{"type": "text", "content": ASK}]}
     ]
-    assert content(span, "gen_ai.system_instructions") == [
-        {"type": "text", "content": "Be brief."}
-    ]
+    assert content(span, "gen_ai.system_instructions") == [{"type": "text", "content": "Be brief."}]
     assert GEMINI_KEY not in str(a)
     if outcome == "ok":
         assert span.status.status_code == StatusCode.OK, (span.status.description, span.events)

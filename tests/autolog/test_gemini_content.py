@@ -216,7 +216,9 @@ async def test_embed_content_sync_and_async(
     model = "gemini-embedding-001"
     config = {"output_dimensionality": 16}
     with client_for(gemini) as client:
-        reply = client.models.embed_content(model=model, contents=["one two", "three"], config=config)
+        reply = client.models.embed_content(
+            model=model, contents=["one two", "three"], config=config
+        )
         assert reply.embeddings and len(reply.embeddings) == 2
         async with client.aio as aio:
             await aio.models.embed_content(model=model, contents="four", config=config)

@@ -196,7 +196,8 @@ class FakeGeminiServer(FakeServer):
                 else _words(scripted.thought or "")
             )
         answer_words = sum(
-            _words(p.get("text", "")) + (_words(json.dumps(p["functionCall"])) if "functionCall" in p else 0)
+            _words(p.get("text", ""))
+            + (_words(json.dumps(p["functionCall"])) if "functionCall" in p else 0)
             for p in parts
             if not p.get("thought")
         )

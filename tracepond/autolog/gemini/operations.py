@@ -54,6 +54,7 @@ _PARAMETERS = {
 }
 _PRIMITIVE = (int, float, str, bool)
 _OUTPUT_TYPES = {"application/json": "json", "text/plain": "text", "text/x.enum": "text"}
+_MERGED = ("text", "reasoning")  # part types whose streamed pieces join into one
 _servers: dict[str, tuple[str | None, int | None]] = {}  # base_url -> (host, port)
 
 
@@ -110,9 +111,7 @@ def _inputs(kwargs: dict[str, Any], config: Any) -> dict[str, Any]:
             inputs["config"] = {k: v for k, v in config.items() if k != "http_options"}
         else:
             dump = getattr(config, "model_dump", None)
-            inputs["config"] = (
-                dump(exclude_none=True, exclude={"http_options"}) if dump else config
-            )
+            inputs["config"] = dump(exclude_none=True, exclude={"http_options"}) if dump else config
     return inputs
 
 
@@ -144,7 +143,9 @@ class GenerateContent(GeminiOperation):
             if output_type:
                 attributes[attr.GEN_AI_OUTPUT_TYPE] = output_type
         if record.capture:
-            record.set_content(attr.GEN_AI_INPUT_MESSAGES, msg.input_messages(kwargs.get("contents")))
+            record.set_content(
+                attr.GEN_AI_INPUT_MESSAGES, msg.input_messages(kwargs.get("contents"))
+            )
             if config is not None:
                 instructions = msg.system_instructions(get(config, "system_instruction"))
                 if instructions:
@@ -179,10 +180,8 @@ class _Candidate:
         new = msg.part(item)
         parts = self.parts
         # A streamed text arrives in pieces: one part per run of text (or of thought).
-        if parts and "content" in new and parts[-1]["type"] == new["type"] and new["type"] in (
-            "text",
-            "reasoning",
-        ):
+        kind = new["type"]
+        if parts and kind in _MERGED and parts[-1]["type"] == kind:
             parts[-1] = {**parts[-1], "content": parts[-1]["content"] + new["content"]}
         else:
             parts.append(new)
@@ -257,7 +256,9 @@ class GeminiStreamAccumulator:
 
     def outputs(self, candidates: list[_Candidate]) -> dict[str, Any]:
         """``tracepond.outputs``: what the answer said, the same streamed or not."""
-        texts = [p["content"] for p in candidates[0].parts if p["type"] == "text"] if candidates else []
+        texts = (
+            [p["content"] for p in candidates[0].parts if p["type"] == "text"] if candidates else []
+        )
         summary: dict[str, Any] = {
             "text": "".join(texts) if texts else None,
             "candidates": [{"parts": c.parts, "finish_reason": c.finish} for c in candidates],
