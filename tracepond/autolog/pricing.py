@@ -1,8 +1,8 @@
 """Prices per model, and the cost of one call: ``tracepond.cost.usd`` on its span.
 
-Built-in tables live in ``tracepond/autolog/pricing/{openai,groq,bedrock,gemini}.json``: dollars per one
-million input, cached-input and output tokens, with the ``source`` they were read from and the
-``date`` they were checked. The JSON shape::
+Built-in tables live in ``tracepond/autolog/pricing/{openai,groq,bedrock,gemini}.json``: dollars
+per one million input, cached-input and output tokens, with the ``source`` they were read from and
+the ``date`` they were checked. The JSON shape::
 
     {"provider": "openai", "source": "https://...", "date": "2025-08-07",
      "models": {"gpt-4o-mini": {"input": 0.15, "cached_input": 0.075, "output": 0.6}, ...},

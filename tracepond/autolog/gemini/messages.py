@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from tracepond.autolog.openai_messages import get, items_of, text_part
+from tracepond.autolog.chat_completions.messages import get, items_of, text_part
 
 Message = dict[str, Any]
 Part = dict[str, Any]

@@ -36,11 +36,11 @@ from typing import Any
 from google.genai import errors
 
 from tracepond.autolog.gemini import messages as msg
-from tracepond.autolog.openai_messages import get, items_of
+from tracepond.autolog.chat_completions.messages import get, items_of
 from tracepond.autolog.provider import CallRecord, Operation
 from tracepond.autolog.stream import StreamAccumulator
-from tracepond.tracing import attributes as attr
-from tracepond.tracing.span_types import SpanType
+from tracepond.conventions import attributes as attr
+from tracepond.conventions.span_types import SpanType
 
 # GenerateContentConfig field -> attribute, for the parameters the conventions name.
 _PARAMETERS = {
