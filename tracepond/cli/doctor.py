@@ -25,6 +25,7 @@ _PROVIDER_PACKAGES = {
     "groq": "groq",
     "bedrock": "boto3",
     "bedrock (async)": "aiobotocore",
+    "gemini": "google.genai",
 }
 
 
@@ -38,11 +39,15 @@ def diagnose(store: str) -> dict[str, Any]:
         report.update(_store_facts(store))
     providers: dict[str, str | None] = {}
     for name, package in _PROVIDER_PACKAGES.items():
-        if importlib.util.find_spec(package) is None:
+        try:
+            found = importlib.util.find_spec(package)
+        except ModuleNotFoundError:  # a dotted name whose parent package is missing
+            found = None
+        if found is None:
             providers[name] = None
             continue
         try:
-            providers[name] = version(package)
+            providers[name] = version(package.replace(".", "-"))  # google.genai: google-genai
         except PackageNotFoundError:
             providers[name] = "installed"
     report["providers"] = providers
