@@ -8,12 +8,12 @@ Imports neither tracepond nor any peer, so the peers' own virtual environments c
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx2
 import openai
+from _timing import Samples, p95, us  # noqa: F401  (re-exported: the benchmarks import them here)
 
 MESSAGES = [{"role": "user", "content": "How long do refunds take?"}]
 CHUNKS = 20
@@ -90,34 +90,3 @@ VARIANTS: tuple[tuple[str, Callable[[openai.OpenAI], None]], ...] = (
     ("create", one_call),
     ("stream 20 chunks", one_stream),
 )
-
-
-class Samples:
-    """Per-call wall and caller-thread CPU times, and process CPU (every thread) in total."""
-
-    def __init__(self) -> None:
-        self.wall: list[int] = []
-        self.cpu: list[int] = []
-        self.process_cpu = 0  # ns, all threads (background writers included), loops + flush
-        self.loop_wall = 0  # ns, the loops only
-        self.flush_wall = 0  # ns, the tracer's flush after the loops
-
-    def time(self, call: Callable[[openai.OpenAI], None], client: openai.OpenAI, n: int) -> None:
-        wall, cpu = self.wall, self.cpu
-        process_start = time.process_time_ns()
-        loop_start = time.perf_counter_ns()
-        for _ in range(n):
-            start, start_cpu = time.perf_counter_ns(), time.thread_time_ns()
-            call(client)
-            cpu.append(time.thread_time_ns() - start_cpu)
-            wall.append(time.perf_counter_ns() - start)
-        self.loop_wall += time.perf_counter_ns() - loop_start
-        self.process_cpu += time.process_time_ns() - process_start
-
-
-def us(ns: float) -> float:
-    return ns / 1000
-
-
-def p95(samples: list[int]) -> float:
-    return sorted(samples)[int(0.95 * (len(samples) - 1))]

@@ -17,7 +17,6 @@ counts too), with the number of traces stored against the number of traced calls
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 import time
@@ -29,7 +28,8 @@ import tracepond
 from tracepond.testing import FakeOpenAIServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _openai_canned import CHUNKS, VARIANTS, Samples, mock_client, p95, us
+from _openai_canned import CHUNKS, VARIANTS, Samples, mock_client
+from _timing import print_table
 
 
 def run(calls: int, rounds: int, client: openai.OpenAI) -> dict[str, tuple[Samples, Samples]]:
@@ -57,25 +57,7 @@ def run(calls: int, rounds: int, client: openai.OpenAI) -> dict[str, tuple[Sampl
 
 
 def report(results: dict[str, tuple[Samples, Samples]], store: Path, traced_calls: int) -> None:
-    print(
-        f"{'variant':<17} {'bare med':>9} {'bare p95':>9} {'traced med':>10} {'traced p95':>10} "
-        f"{'added med':>9} {'added cpu':>9} {'added all-thr cpu':>17} {'traced wall+flush':>17}"
-    )
-    for name, (bare, traced) in results.items():
-        n = len(traced.wall)
-        added = statistics.median(traced.wall) - statistics.median(bare.wall)
-        added_cpu = statistics.median(traced.cpu) - statistics.median(bare.cpu)
-        added_all = (traced.process_cpu - bare.process_cpu) / n
-        wall_flush = (traced.loop_wall + traced.flush_wall) / n
-        print(
-            f"{name:<17} {us(statistics.median(bare.wall)):9.1f} {us(p95(bare.wall)):9.1f} "
-            f"{us(statistics.median(traced.wall)):10.1f} {us(p95(traced.wall)):10.1f} "
-            f"{us(added):9.1f} {us(added_cpu):9.1f} {us(added_all):17.1f} {us(wall_flush):17.1f}"
-        )
-        print(
-            f"{'':<17} bare loop wall per call {us(bare.loop_wall / n):.1f}; "
-            f"flush after the traced loops {traced.flush_wall / 1e6:.1f} ms"
-        )
+    print_table(results)
     stored = tracepond.sql("SELECT count(*) FROM traces", store=str(store)).fetchall()[0][0]
     print(f"traces stored: {stored} of {traced_calls} traced calls (warm-up included)")
     print(

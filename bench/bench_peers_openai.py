@@ -34,16 +34,15 @@ import contextlib
 import importlib.metadata
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _openai_canned import VARIANTS, Samples, mock_client, p95, us
+from _openai_canned import VARIANTS, Samples, mock_client
+from _otel_file import otlp_file_exporter
+from _timing import print_table
 
 
 class NoPeer:
@@ -85,7 +84,7 @@ class OpenLLMetry(NoPeer):
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
         super().__init__(tmp, args)
-        self.exporter = _otlp_file_exporter(tmp / "spans.otlp")
+        self.exporter = otlp_file_exporter(tmp / "spans.otlp")
         self.provider = TracerProvider()
         self.provider.add_span_processor(BatchSpanProcessor(self.exporter))
         self.instrumentor = OpenAIInstrumentor()
@@ -115,34 +114,6 @@ class OpenLLMetry(NoPeer):
             "OTel SDK TracerProvider + BatchSpanProcessor (defaults) + exporter encoding "
             f"OTLP protobuf to a file ({self.exporter.bytes_written:,} bytes written)"
         )
-
-
-def _otlp_file_exporter(path: Path) -> Any:
-    """A SpanExporter that stores spans: OTLP protobuf, length-prefixed, appended to a file."""
-    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-    from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-
-    class OtlpFileExporter(SpanExporter):
-        def __init__(self) -> None:
-            self.file = path.open("ab")
-            self.root_spans = 0
-            self.bytes_written = 0
-
-        def export(self, spans: Sequence[Any]) -> SpanExportResult:
-            payload = encode_spans(spans).SerializeToString()
-            self.file.write(len(payload).to_bytes(4, "little") + payload)
-            self.bytes_written += len(payload) + 4
-            self.root_spans += sum(1 for span in spans if span.parent is None)
-            return SpanExportResult.SUCCESS
-
-        def force_flush(self, timeout_millis: int = 30_000) -> bool:
-            self.file.flush()
-            return True
-
-        def shutdown(self) -> None:
-            self.file.close()
-
-    return OtlpFileExporter()
 
 
 class MLflow(NoPeer):
@@ -232,25 +203,7 @@ def report(
     print(f"peer: {peer.name} ({peer.describe()})")
     print(versions(peer))
     print(f"load average before: {load}; after: {_loadavg()}; cpus: {os.cpu_count()}")
-    print(
-        f"{'variant':<17} {'bare med':>9} {'bare p95':>9} {'traced med':>10} {'traced p95':>10} "
-        f"{'added med':>9} {'added cpu':>9} {'added all-thr cpu':>17} {'traced wall+flush':>17}"
-    )
-    for name, (bare, traced) in results.items():
-        n = len(traced.wall)
-        added = statistics.median(traced.wall) - statistics.median(bare.wall)
-        added_cpu = statistics.median(traced.cpu) - statistics.median(bare.cpu)
-        added_all = (traced.process_cpu - bare.process_cpu) / n
-        wall_flush = (traced.loop_wall + traced.flush_wall) / n
-        print(
-            f"{name:<17} {us(statistics.median(bare.wall)):9.1f} {us(p95(bare.wall)):9.1f} "
-            f"{us(statistics.median(traced.wall)):10.1f} {us(p95(traced.wall)):10.1f} "
-            f"{us(added):9.1f} {us(added_cpu):9.1f} {us(added_all):17.1f} {us(wall_flush):17.1f}"
-        )
-        print(
-            f"{'':<17} bare loop wall per call {us(bare.loop_wall / n):.1f}; "
-            f"flush after the traced loops {traced.flush_wall / 1e6:.1f} ms"
-        )
+    print_table(results)
     print(f"traces stored: {peer.stored()} of {traced_calls} traced calls (warm-up included)")
     print(
         f"microseconds per call, {len(next(iter(results.values()))[1].wall)} traced calls per "

@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from typing import Any
 
-from tracepond.autolog.chat_completions.messages import get, items_of, text_part
+from tracepond.autolog.chat_completions.messages import items_of, text_part
 
 Message = dict[str, Any]
 Part = dict[str, Any]
@@ -48,6 +48,14 @@ _FINISH = {
     "too_many_tool_calls": "error",
 }
 _PART_FIELDS = ("executable_code", "code_execution_result", "video_metadata")
+
+
+def field(obj: Any, key: str, default: Any = None) -> Any:
+    """``obj[key]`` for a dict, ``obj.key`` for the SDK's pydantic objects. (A dict check, not
+    ``Mapping``: an ABC isinstance costs a microsecond, and this runs a dozen times a part.)"""
+    if isinstance(obj, dict):
+        return obj.get(key, default)
+    return getattr(obj, key, default)
 
 
 def name_of(value: Any) -> str | None:
@@ -79,40 +87,40 @@ def part(item: Any) -> Part:
     """One Gemini part (a ``Part``, its dict, or a string) as a conventions part."""
     if isinstance(item, str):
         return text_part(item)
-    text = get(item, "text")
+    text = field(item, "text")
     if isinstance(text, str):
-        if get(item, "thought"):
+        if field(item, "thought"):
             return {"type": "reasoning", "content": text}
         return text_part(text)
-    call = get(item, "function_call")
+    call = field(item, "function_call")
     if call is not None:
         return {
             "type": "tool_call",
-            "id": get(call, "id"),
-            "name": get(call, "name"),
-            "arguments": get(call, "args"),
+            "id": field(call, "id"),
+            "name": field(call, "name"),
+            "arguments": field(call, "args"),
         }
-    response = get(item, "function_response")
+    response = field(item, "function_response")
     if response is not None:
         return {
             "type": "tool_call_response",
-            "id": get(response, "id"),
-            "name": get(response, "name"),
-            "response": get(response, "response"),
+            "id": field(response, "id"),
+            "name": field(response, "name"),
+            "response": field(response, "response"),
         }
-    blob = get(item, "inline_data")
+    blob = field(item, "inline_data")
     if blob is not None:
-        mime = get(blob, "mime_type")
+        mime = field(blob, "mime_type")
         # the bytes go to the serializer, which stores their size, never the data itself
-        return {"type": "blob", **_media(mime), "content": get(blob, "data")}
-    file = get(item, "file_data")
+        return {"type": "blob", **_media(mime), "content": field(blob, "data")}
+    file = field(item, "file_data")
     if file is not None:
-        mime = get(file, "mime_type")
-        return {"type": "uri", **_media(mime), "uri": get(file, "file_uri")}
-    for field in _PART_FIELDS:
-        value = get(item, field)
+        mime = field(file, "mime_type")
+        return {"type": "uri", **_media(mime), "uri": field(file, "file_uri")}
+    for name in _PART_FIELDS:
+        value = field(item, name)
         if value is not None:
-            return {"type": field, field: value}
+            return {"type": name, name: value}
     return {"type": type(item).__name__ if not isinstance(item, dict) else "unknown"}
 
 
@@ -126,14 +134,14 @@ def _media(mime: Any) -> dict[str, Any]:
 
 def parts_of(content: Any) -> list[Part]:
     """The parts of a ``Content`` (or its dict) as conventions parts."""
-    return [part(item) for item in items_of(get(content, "parts"))]
+    return [part(item) for item in items_of(field(content, "parts"))]
 
 
 # --- messages -------------------------------------------------------------------------------
 
 
 def _is_content(item: Any) -> bool:
-    return not isinstance(item, str) and get(item, "parts") is not None
+    return not isinstance(item, str) and field(item, "parts") is not None
 
 
 def _role(role: Any, parts: list[Part]) -> str:
@@ -157,7 +165,7 @@ def input_messages(contents: Any) -> list[Message]:
                 messages.append({"role": _role("user", loose), "parts": loose})
                 loose = []
             parts = parts_of(item)
-            messages.append({"role": _role(get(item, "role"), parts), "parts": parts})
+            messages.append({"role": _role(field(item, "role"), parts), "parts": parts})
         else:
             loose.append(part(item))
     if loose:
@@ -188,7 +196,7 @@ def tool_definitions(tools: Any) -> list[dict[str, Any]]:
                 definition["description"] = doc.splitlines()[0]
             definitions.append(definition)
             continue
-        for declaration in items_of(get(tool, "function_declarations")):
+        for declaration in items_of(field(tool, "function_declarations")):
             definitions.append(_declaration(declaration))
         fields = tool.items() if isinstance(tool, dict) else _set_fields(tool)
         for key, value in fields:
@@ -203,11 +211,11 @@ def _set_fields(tool: Any) -> list[tuple[str, Any]]:
 
 
 def _declaration(declaration: Any) -> dict[str, Any]:
-    definition: dict[str, Any] = {"type": "function", "name": get(declaration, "name")}
-    description = get(declaration, "description")
+    definition: dict[str, Any] = {"type": "function", "name": field(declaration, "name")}
+    description = field(declaration, "description")
     if description is not None:
         definition["description"] = description
-    parameters = get(declaration, "parameters_json_schema") or get(declaration, "parameters")
+    parameters = field(declaration, "parameters_json_schema") or field(declaration, "parameters")
     if parameters is not None:
         definition["parameters"] = parameters
     return definition
@@ -223,12 +231,12 @@ def usage_counts(usage: Any) -> tuple[int | None, int | None, int | None, int | 
     bills it; output includes the thoughts, which Gemini counts apart from
     ``candidates_token_count`` and bills as output (as OpenAI's completion tokens include the
     reasoning ones)."""
-    prompt = get(usage, "prompt_token_count")
-    tool_prompt = get(usage, "tool_use_prompt_token_count")
-    candidates = get(usage, "candidates_token_count")
-    thoughts = get(usage, "thoughts_token_count")
+    prompt = field(usage, "prompt_token_count")
+    tool_prompt = field(usage, "tool_use_prompt_token_count")
+    candidates = field(usage, "candidates_token_count")
+    thoughts = field(usage, "thoughts_token_count")
     input_tokens = None if prompt is None else prompt + (tool_prompt or 0)
     output_tokens = None
     if candidates is not None or thoughts is not None:
         output_tokens = (candidates or 0) + (thoughts or 0)
-    return input_tokens, output_tokens, get(usage, "cached_content_token_count"), thoughts
+    return input_tokens, output_tokens, field(usage, "cached_content_token_count"), thoughts

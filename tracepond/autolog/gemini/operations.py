@@ -35,8 +35,9 @@ from typing import Any
 
 from google.genai import errors
 
+from tracepond.autolog.chat_completions.messages import items_of
 from tracepond.autolog.gemini import messages as msg
-from tracepond.autolog.chat_completions.messages import get, items_of
+from tracepond.autolog.gemini.messages import field
 from tracepond.autolog.provider import CallRecord, Operation
 from tracepond.autolog.stream import StreamAccumulator
 from tracepond.conventions import attributes as attr
@@ -130,16 +131,16 @@ class GenerateContent(GeminiOperation):
         attributes[attr.GEN_AI_REQUEST_STREAM] = self.streams
         if config is not None:
             for key, name in _PARAMETERS.items():
-                value = get(config, key)
+                value = field(config, key)
                 if isinstance(value, _PRIMITIVE):
                     attributes[name] = value
-            stops = get(config, "stop_sequences")
+            stops = field(config, "stop_sequences")
             if stops:
                 attributes[attr.GEN_AI_REQUEST_STOP_SEQUENCES] = [str(s) for s in stops]
-            count = get(config, "candidate_count")
+            count = field(config, "candidate_count")
             if isinstance(count, int) and count != 1:
                 attributes[attr.GEN_AI_REQUEST_CHOICE_COUNT] = count
-            output_type = _OUTPUT_TYPES.get(get(config, "response_mime_type") or "")
+            output_type = _OUTPUT_TYPES.get(field(config, "response_mime_type") or "")
             if output_type:
                 attributes[attr.GEN_AI_OUTPUT_TYPE] = output_type
         if record.capture:
@@ -147,10 +148,10 @@ class GenerateContent(GeminiOperation):
                 attr.GEN_AI_INPUT_MESSAGES, msg.input_messages(kwargs.get("contents"))
             )
             if config is not None:
-                instructions = msg.system_instructions(get(config, "system_instruction"))
+                instructions = msg.system_instructions(field(config, "system_instruction"))
                 if instructions:
                     record.set_content(attr.GEN_AI_SYSTEM_INSTRUCTIONS, instructions)
-                tools = msg.tool_definitions(get(config, "tools"))
+                tools = msg.tool_definitions(field(config, "tools"))
                 if tools:
                     record.set_content(attr.GEN_AI_TOOL_DEFINITIONS, tools)
             record.set_inputs(_inputs(kwargs, config))
@@ -202,29 +203,29 @@ class GeminiStreamAccumulator:
         self.block: tuple[str, str | None] | None = None
 
     def on_item(self, chunk: Any) -> bool:
-        response_id = get(chunk, "response_id")
+        response_id = field(chunk, "response_id")
         if response_id:
             self.response_id = response_id
-        model = get(chunk, "model_version")
+        model = field(chunk, "model_version")
         if model:
             self.model = model
-        usage = get(chunk, "usage_metadata")
+        usage = field(chunk, "usage_metadata")
         if usage is not None:
             self.usage = usage  # each chunk's is the total so far
-        feedback = get(chunk, "prompt_feedback")
-        reason = msg.name_of(get(feedback, "block_reason")) if feedback is not None else None
+        feedback = field(chunk, "prompt_feedback")
+        reason = msg.name_of(field(feedback, "block_reason")) if feedback is not None else None
         if reason:
-            self.block = (reason, get(feedback, "block_reason_message"))
-        for candidate in items_of(get(chunk, "candidates")):
-            index = get(candidate, "index") or 0
+            self.block = (reason, field(feedback, "block_reason_message"))
+        for candidate in items_of(field(chunk, "candidates")):
+            index = field(candidate, "index") or 0
             found = self.candidates.get(index)
             if found is None:
                 found = self.candidates[index] = _Candidate()
-            content = get(candidate, "content")
+            content = field(candidate, "content")
             if content is not None:
-                for item in items_of(get(content, "parts")):
+                for item in items_of(field(content, "parts")):
                     found.add(item)
-            finish = msg.finish_reason(get(candidate, "finish_reason"))
+            finish = msg.finish_reason(field(candidate, "finish_reason"))
             if finish:
                 found.finish = finish
         return False
@@ -282,21 +283,21 @@ class EmbedContent(GeminiOperation):
     where = "autolog.gemini.embed_content"
 
     def request_details(self, record: CallRecord, kwargs: dict[str, Any], config: Any) -> None:
-        dimensions = get(config, "output_dimensionality") if config is not None else None
+        dimensions = field(config, "output_dimensionality") if config is not None else None
         if isinstance(dimensions, int):
             record.attributes[attr.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
         if record.capture:
             record.set_inputs(_inputs(kwargs, config))
 
     def response(self, record: CallRecord, result: Any) -> None:
-        embeddings = items_of(get(result, "embeddings"))
-        sizes = [len(items_of(get(e, "values"))) or None for e in embeddings]
+        embeddings = items_of(field(result, "embeddings"))
+        sizes = [len(items_of(field(e, "values"))) or None for e in embeddings]
         if sizes and sizes[0]:
             record.set(attr.GEN_AI_EMBEDDINGS_DIMENSION_COUNT, sizes[0])
-        usage = get(result, "usage_metadata")
-        input_tokens = get(usage, "prompt_token_count") if usage is not None else None
+        usage = field(result, "usage_metadata")
+        input_tokens = field(usage, "prompt_token_count") if usage is not None else None
         if input_tokens is None:  # Vertex AI's older embedding answers count per embedding
-            counts = [get(get(e, "statistics"), "token_count") for e in embeddings]
+            counts = [field(field(e, "statistics"), "token_count") for e in embeddings]
             if counts and all(isinstance(c, (int, float)) for c in counts):
                 input_tokens = int(sum(counts))
         if input_tokens is not None:

@@ -1,0 +1,226 @@
+"""Time a tracer adds to ``models.generate_content`` on the real google-genai client.
+
+    python bench/bench_gemini.py --peer tracepond                  # the project's venv
+    bench/.venv-gemini-openllmetry/bin/python bench/bench_gemini.py --peer openllmetry
+    bench/.venv-gemini-openinference/bin/python bench/bench_gemini.py --peer openinference
+    python bench/bench_gemini.py --peer none     # tracer off in both columns: the noise
+    ... --quick                                  # 3 rounds x 200 calls
+
+The workload (bench/_gemini_canned.py): ``genai.Client`` over ``httpx2.MockTransport``, canned
+bytes, ``generate_content`` with a system instruction and a temperature, and
+``generate_content_stream`` read to the end (20 chunks). Untraced and traced batches interleave
+in one process (the tracer switched off and on between batches), each call timed alone; the
+table is bench/_timing.py's, as for the OpenAI benchmarks.
+
+tracepond: ``autolog(providers=["gemini"])`` writing to a DuckDB store in a temporary directory
+(``autolog(disable=True)`` for the bare batches); content captured, as by default.
+openllmetry: ``GoogleGenerativeAiInstrumentor`` (opentelemetry-instrumentation-google-
+generativeai), openinference: ``GoogleGenAIInstrumentor`` (openinference-instrumentation-google-
+genai), each ``instrument(tracer_provider=...)`` on an OTel SDK TracerProvider with a
+BatchSpanProcessor whose exporter writes OTLP protobuf to a file (bench/_otel_file.py), and
+``uninstrument()`` for the bare batches. Each peer runs in its own virtual environment under
+bench/ (gitignored, never a project dependency; bench/README.md says how to make them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.metadata
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _gemini_canned import VARIANTS, mock_client
+from _otel_file import otlp_file_exporter
+from _timing import Samples, print_table
+
+
+class NoPeer:
+    """No tracer at all: both columns are bare calls, so the gap between them is noise."""
+
+    name = "none"
+    packages: tuple[str, ...] = ()
+
+    def __init__(self, tmp: Path) -> None:
+        self.tmp = tmp
+
+    def enable(self) -> None:
+        pass
+
+    def disable(self) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def stored(self) -> int:
+        return 0
+
+    def describe(self) -> str:
+        return "no tracer"
+
+
+class Tracepond(NoPeer):
+    name = "tracepond"
+    packages = ("tracepond", "duckdb")
+
+    def __init__(self, tmp: Path) -> None:
+        import tracepond
+
+        super().__init__(tmp)
+        self.tracepond = tracepond
+        self.store = str(tmp / "bench.duckdb")
+        tracepond.configure(store=self.store)
+
+    def enable(self) -> None:
+        self.tracepond.autolog(providers=["gemini"])
+
+    def disable(self) -> None:
+        self.tracepond.autolog(disable=True)
+
+    def flush(self) -> None:
+        self.tracepond.flush()
+
+    def stored(self) -> int:
+        rows = self.tracepond.sql("SELECT count(*) FROM traces", store=self.store).fetchall()
+        return int(rows[0][0])
+
+    def describe(self) -> str:
+        return "tracepond.autolog(providers=['gemini']), DuckDB store in a temp dir"
+
+
+class OtelPeer(NoPeer):
+    """An instrumentor on an OTel SDK TracerProvider exporting OTLP protobuf to a file."""
+
+    def __init__(self, tmp: Path) -> None:
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        super().__init__(tmp)
+        self.exporter = otlp_file_exporter(tmp / "spans.otlp")
+        self.provider = TracerProvider()
+        self.provider.add_span_processor(BatchSpanProcessor(self.exporter))
+        self.instrumentor = self.make_instrumentor()
+
+    def make_instrumentor(self) -> Any:
+        raise NotImplementedError
+
+    def enable(self) -> None:
+        self.instrumentor.instrument(tracer_provider=self.provider)
+
+    def disable(self) -> None:
+        self.instrumentor.uninstrument()
+
+    def flush(self) -> None:
+        self.provider.force_flush(timeout_millis=600_000)
+
+    def stored(self) -> int:
+        return int(self.exporter.root_spans)
+
+    def describe(self) -> str:
+        return (
+            "OTel SDK TracerProvider + BatchSpanProcessor (defaults) + exporter encoding "
+            f"OTLP protobuf to a file ({self.exporter.bytes_written:,} bytes written)"
+        )
+
+
+class OpenLLMetry(OtelPeer):
+    name = "openllmetry"
+    packages = ("opentelemetry-instrumentation-google-generativeai", "opentelemetry-sdk")
+
+    def make_instrumentor(self) -> Any:
+        from opentelemetry.instrumentation.google_generativeai import (
+            GoogleGenerativeAiInstrumentor,
+        )
+
+        return GoogleGenerativeAiInstrumentor()
+
+
+class OpenInference(OtelPeer):
+    name = "openinference"
+    packages = ("openinference-instrumentation-google-genai", "opentelemetry-sdk")
+
+    def make_instrumentor(self) -> Any:
+        from openinference.instrumentation.google_genai import GoogleGenAIInstrumentor
+
+        return GoogleGenAIInstrumentor()
+
+
+PEERS: dict[str, type[NoPeer]] = {
+    "none": NoPeer,
+    "tracepond": Tracepond,
+    "openllmetry": OpenLLMetry,
+    "openinference": OpenInference,
+}
+
+
+def run(peer: NoPeer, calls: int, rounds: int) -> dict[str, tuple[Samples, Samples]]:
+    client = mock_client()
+    results = {}
+    for name, call in VARIANTS:
+        warm = Samples()
+        warm.time(call, client, max(calls // 10, 20))
+        peer.enable()
+        warm.time(call, client, max(calls // 10, 20))
+        peer.disable()
+        peer.flush()
+        bare, traced = Samples(), Samples()
+        for _ in range(rounds):
+            bare.time(call, client, calls)
+            peer.enable()
+            traced.time(call, client, calls)
+            peer.disable()
+        process_start, flush_start = time.process_time_ns(), time.perf_counter_ns()
+        peer.flush()
+        traced.flush_wall = time.perf_counter_ns() - flush_start
+        traced.process_cpu += time.process_time_ns() - process_start
+        results[name] = (bare, traced)
+    return results
+
+
+def versions(peer: NoPeer) -> str:
+    found = []
+    for package in ("google-genai", "httpx2", *peer.packages):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found.append(f"{package} {importlib.metadata.version(package)}")
+    return f"python {platform.python_version()}; " + ", ".join(found)
+
+
+def _loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--peer", choices=sorted(PEERS), required=True)
+    parser.add_argument("--quick", action="store_true", help="3 rounds x 200 calls")
+    parser.add_argument("--calls", type=int, default=None, help="calls per variant per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    calls = args.calls or (200 if args.quick else 1500)
+    load = _loadavg()
+    with tempfile.TemporaryDirectory() as tmp:
+        peer = PEERS[args.peer](Path(tmp))
+        results = run(peer, calls, args.rounds)
+        print(f"peer: {peer.name} ({peer.describe()})")
+        print(versions(peer))
+        print(f"load average before: {load}; after: {_loadavg()}; cpus: {os.cpu_count()}")
+        print_table(results)
+        warmups = 2 * max(calls // 10, 20)
+        traced_calls = 2 * calls * args.rounds + warmups
+        print(f"traces stored: {peer.stored()} of {traced_calls} traced calls (warm-up included)")
+        print(
+            f"microseconds per call, {calls * args.rounds} traced calls per variant; added cpu ="
+            " caller-thread CPU; added all-thr cpu = process CPU of every thread (background"
+            " writers too) per call, loops and flush"
+        )
+
+
+if __name__ == "__main__":
+    main()
