@@ -25,52 +25,23 @@ bench/ (gitignored, never a project dependency; bench/README.md says how to make
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.metadata
 import os
-import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _gemini_canned import VARIANTS, mock_client
-from _otel_file import otlp_file_exporter
-from _timing import Samples, print_table
-
-
-class NoPeer:
-    """No tracer at all: both columns are bare calls, so the gap between them is noise."""
-
-    name = "none"
-    packages: tuple[str, ...] = ()
-
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-
-    def enable(self) -> None:
-        pass
-
-    def disable(self) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def stored(self) -> int:
-        return 0
-
-    def describe(self) -> str:
-        return "no tracer"
+from _peers import NoPeer, OtelPeer, loadavg, run, versions
+from _timing import print_table
 
 
 class Tracepond(NoPeer):
     name = "tracepond"
     packages = ("tracepond", "duckdb")
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, args: argparse.Namespace | None = None) -> None:
         import tracepond
 
         super().__init__(tmp)
@@ -93,41 +64,6 @@ class Tracepond(NoPeer):
 
     def describe(self) -> str:
         return "tracepond.autolog(providers=['gemini']), DuckDB store in a temp dir"
-
-
-class OtelPeer(NoPeer):
-    """An instrumentor on an OTel SDK TracerProvider exporting OTLP protobuf to a file."""
-
-    def __init__(self, tmp: Path) -> None:
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
-
-        super().__init__(tmp)
-        self.exporter = otlp_file_exporter(tmp / "spans.otlp")
-        self.provider = TracerProvider()
-        self.provider.add_span_processor(BatchSpanProcessor(self.exporter))
-        self.instrumentor = self.make_instrumentor()
-
-    def make_instrumentor(self) -> Any:
-        raise NotImplementedError
-
-    def enable(self) -> None:
-        self.instrumentor.instrument(tracer_provider=self.provider)
-
-    def disable(self) -> None:
-        self.instrumentor.uninstrument()
-
-    def flush(self) -> None:
-        self.provider.force_flush(timeout_millis=600_000)
-
-    def stored(self) -> int:
-        return int(self.exporter.root_spans)
-
-    def describe(self) -> str:
-        return (
-            "OTel SDK TracerProvider + BatchSpanProcessor (defaults) + exporter encoding "
-            f"OTLP protobuf to a file ({self.exporter.bytes_written:,} bytes written)"
-        )
 
 
 class OpenLLMetry(OtelPeer):
@@ -160,42 +96,6 @@ PEERS: dict[str, type[NoPeer]] = {
 }
 
 
-def run(peer: NoPeer, calls: int, rounds: int) -> dict[str, tuple[Samples, Samples]]:
-    client = mock_client()
-    results = {}
-    for name, call in VARIANTS:
-        warm = Samples()
-        warm.time(call, client, max(calls // 10, 20))
-        peer.enable()
-        warm.time(call, client, max(calls // 10, 20))
-        peer.disable()
-        peer.flush()
-        bare, traced = Samples(), Samples()
-        for _ in range(rounds):
-            bare.time(call, client, calls)
-            peer.enable()
-            traced.time(call, client, calls)
-            peer.disable()
-        process_start, flush_start = time.process_time_ns(), time.perf_counter_ns()
-        peer.flush()
-        traced.flush_wall = time.perf_counter_ns() - flush_start
-        traced.process_cpu += time.process_time_ns() - process_start
-        results[name] = (bare, traced)
-    return results
-
-
-def versions(peer: NoPeer) -> str:
-    found = []
-    for package in ("google-genai", "httpx2", *peer.packages):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found.append(f"{package} {importlib.metadata.version(package)}")
-    return f"python {platform.python_version()}; " + ", ".join(found)
-
-
-def _loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--peer", choices=sorted(PEERS), required=True)
@@ -204,13 +104,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     calls = args.calls or (200 if args.quick else 1500)
-    load = _loadavg()
+    load = loadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        peer = PEERS[args.peer](Path(tmp))
-        results = run(peer, calls, args.rounds)
+        peer = PEERS[args.peer](Path(tmp), args)
+        results = run(peer, mock_client(), VARIANTS, calls, args.rounds)
         print(f"peer: {peer.name} ({peer.describe()})")
-        print(versions(peer))
-        print(f"load average before: {load}; after: {_loadavg()}; cpus: {os.cpu_count()}")
+        print(versions(("google-genai", "httpx2", *peer.packages)))
+        print(f"load average before: {load}; after: {loadavg()}; cpus: {os.cpu_count()}")
         print_table(results)
         warmups = 2 * max(calls // 10, 20)
         traced_calls = 2 * calls * args.rounds + warmups

@@ -30,47 +30,19 @@ async trace logging (``MLFLOW_ENABLE_ASYNC_TRACE_LOGGING=true``) unless ``--mlfl
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.metadata
 import os
-import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _openai_canned import VARIANTS, Samples, mock_client
-from _otel_file import otlp_file_exporter
+from _peers import NoPeer, OtelPeer, loadavg, run, versions
 from _timing import print_table
 
 
-class NoPeer:
-    """No tracer at all: both columns are bare calls, so the gap between them is noise."""
-
-    name = "none"
-    packages: tuple[str, ...] = ()
-
-    def __init__(self, tmp: Path, args: argparse.Namespace) -> None:
-        self.tmp = tmp
-
-    def enable(self) -> None:
-        pass
-
-    def disable(self) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def stored(self) -> int:
-        return 0
-
-    def describe(self) -> str:
-        return "no tracer"
-
-
-class OpenLLMetry(NoPeer):
+class OpenLLMetry(OtelPeer):
     name = "openllmetry"
     packages = (
         "opentelemetry-instrumentation-openai",
@@ -78,19 +50,10 @@ class OpenLLMetry(NoPeer):
         "opentelemetry-exporter-otlp-proto-common",
     )
 
-    def __init__(self, tmp: Path, args: argparse.Namespace) -> None:
+    def make_instrumentor(self) -> Any:
         from opentelemetry.instrumentation.openai import OpenAIInstrumentor
-        from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-        super().__init__(tmp, args)
-        self.exporter = otlp_file_exporter(tmp / "spans.otlp")
-        self.provider = TracerProvider()
-        self.provider.add_span_processor(BatchSpanProcessor(self.exporter))
-        self.instrumentor = OpenAIInstrumentor()
-
-    def enable(self) -> None:
-        self.instrumentor.instrument(tracer_provider=self.provider)
+        return OpenAIInstrumentor()
 
     def disable(self) -> None:
         # uninstrument() leaves chat Completions.create wrapped (0.62.4 calls
@@ -102,18 +65,6 @@ class OpenLLMetry(NoPeer):
 
         self.instrumentor.uninstrument()
         unwrap(Completions, "create")
-
-    def flush(self) -> None:
-        self.provider.force_flush(timeout_millis=600_000)
-
-    def stored(self) -> int:
-        return int(self.exporter.root_spans)
-
-    def describe(self) -> str:
-        return (
-            "OTel SDK TracerProvider + BatchSpanProcessor (defaults) + exporter encoding "
-            f"OTLP protobuf to a file ({self.exporter.bytes_written:,} bytes written)"
-        )
 
 
 class MLflow(NoPeer):
@@ -165,44 +116,12 @@ class MLflow(NoPeer):
 PEERS: dict[str, type[NoPeer]] = {"none": NoPeer, "openllmetry": OpenLLMetry, "mlflow": MLflow}
 
 
-def run(peer: NoPeer, calls: int, rounds: int) -> dict[str, tuple[Samples, Samples]]:
-    client = mock_client()
-    results = {}
-    for name, call in VARIANTS:
-        warm = Samples()
-        warm.time(call, client, max(calls // 10, 20))
-        peer.enable()
-        warm.time(call, client, max(calls // 10, 20))
-        peer.disable()
-        peer.flush()
-        bare, traced = Samples(), Samples()
-        for _ in range(rounds):
-            bare.time(call, client, calls)
-            peer.enable()
-            traced.time(call, client, calls)
-            peer.disable()
-        process_start, flush_start = time.process_time_ns(), time.perf_counter_ns()
-        peer.flush()
-        traced.flush_wall = time.perf_counter_ns() - flush_start
-        traced.process_cpu += time.process_time_ns() - process_start
-        results[name] = (bare, traced)
-    return results
-
-
-def versions(peer: NoPeer) -> str:
-    found = []
-    for package in ("openai", "httpx2", *peer.packages):
-        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
-            found.append(f"{package} {importlib.metadata.version(package)}")
-    return f"python {platform.python_version()}; " + ", ".join(found)
-
-
 def report(
     peer: NoPeer, results: dict[str, tuple[Samples, Samples]], traced_calls: int, load: str
 ) -> None:
     print(f"peer: {peer.name} ({peer.describe()})")
-    print(versions(peer))
-    print(f"load average before: {load}; after: {_loadavg()}; cpus: {os.cpu_count()}")
+    print(versions(("openai", "httpx2", *peer.packages)))
+    print(f"load average before: {load}; after: {loadavg()}; cpus: {os.cpu_count()}")
     print_table(results)
     print(f"traces stored: {peer.stored()} of {traced_calls} traced calls (warm-up included)")
     print(
@@ -210,10 +129,6 @@ def report(
         "variant; added cpu = caller-thread CPU; added all-thr cpu = process CPU of every "
         "thread (the peer's background exporter too) per call, loops and flush"
     )
-
-
-def _loadavg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> None:
@@ -225,10 +140,10 @@ def main() -> None:
     parser.add_argument("--mlflow-sync", action="store_true", help="mlflow: sync trace logging")
     args = parser.parse_args()
     calls = args.calls or (200 if args.quick else 1500)
-    load = _loadavg()
+    load = loadavg()
     with tempfile.TemporaryDirectory() as tmp:
         peer = PEERS[args.peer](Path(tmp), args)
-        results = run(peer, calls, args.rounds)
+        results = run(peer, mock_client(), VARIANTS, calls, args.rounds)
         warmups = 2 * max(calls // 10, 20)
         report(peer, results, 2 * calls * args.rounds + warmups, load)
 

@@ -47,6 +47,11 @@ _FINISH = {
     "unexpected_tool_call": "error",
     "too_many_tool_calls": "error",
 }
+# (Gemini part field, conventions part type, the call's value field, its conventions key)
+_CALL_PARTS = (
+    ("function_call", "tool_call", "args", "arguments"),
+    ("function_response", "tool_call_response", "response", "response"),
+)
 _PART_FIELDS = ("executable_code", "code_execution_result", "video_metadata")
 
 
@@ -92,22 +97,15 @@ def part(item: Any) -> Part:
         if field(item, "thought"):
             return {"type": "reasoning", "content": text}
         return text_part(text)
-    call = field(item, "function_call")
-    if call is not None:
-        return {
-            "type": "tool_call",
-            "id": field(call, "id"),
-            "name": field(call, "name"),
-            "arguments": field(call, "args"),
-        }
-    response = field(item, "function_response")
-    if response is not None:
-        return {
-            "type": "tool_call_response",
-            "id": field(response, "id"),
-            "name": field(response, "name"),
-            "response": field(response, "response"),
-        }
+    for source, kind, value_key, key in _CALL_PARTS:
+        call = field(item, source)
+        if call is not None:
+            return {
+                "type": kind,
+                "id": field(call, "id"),
+                "name": field(call, "name"),
+                key: field(call, value_key),
+            }
     blob = field(item, "inline_data")
     if blob is not None:
         mime = field(blob, "mime_type")
