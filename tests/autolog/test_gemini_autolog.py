@@ -48,6 +48,8 @@ def script(server: FakeGeminiServer, outcome: str) -> None:
         server.drop_next(after_chunks=2)
     elif outcome == "malformed":
         server.malform_next(after_chunks=1)
+    elif outcome == "error_event":
+        server.error_in_stream_next(after_chunks=2, status=500, message="Internal error")
 
 
 def observe_sync(server: FakeGeminiServer, stream: bool, outcome: str) -> list[Any]:
@@ -94,6 +96,7 @@ ERRORS = {
     "4xx": ("ClientError", 400),
     "429": ("ClientError", 429),
     "5xx": ("ServerError", 503),
+    "error_event": ("ServerError", 500),  # Google's error body as an event, mid-stream
 }
 
 
@@ -146,7 +149,7 @@ def check_span(
         assert a["error.type"] in ("RemoteProtocolError", "ClientPayloadError")
     else:
         assert a["error.type"] == "UnknownApiResponseError"
-    if stream and (not is_async or outcome in ("drop", "malformed")):
+    if stream and (not is_async or outcome in ("drop", "malformed", "error_event")):
         # the sync stream sends its request on the first read; the async one when awaited,
         # so an HTTP error there fails the call before any stream exists
         assert a["tracepond.stream.outcome"] == "error"
@@ -166,6 +169,7 @@ CASES = [
     (True, "5xx"),
     (True, "drop"),
     (True, "malformed"),
+    (True, "error_event"),
 ]
 
 

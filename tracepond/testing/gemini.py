@@ -30,8 +30,10 @@ Scripting: ``reply_next(text=..., function_calls=[("name", {...})], thought=...,
 sets the next answer. Faults: ``fail_next(429)`` answers with Google's error body
 (``{"error": {"code", "message", "status", "details"}}``; a 429 carries a ``RetryInfo`` detail
 with ``retryDelay``), ``drop_next(after_chunks=2)`` cuts a stream mid-body,
-``malform_next(after_chunks=1)`` sends an event that is not JSON there. ``api_key``: requests
-without ``x-goog-api-key: <api_key>`` get 400 ``API_KEY_INVALID``, as Google answers.
+``malform_next(after_chunks=1)`` sends an event that is not JSON there,
+``error_in_stream_next(after_chunks=1, status=500)`` an error body as an event, ending the
+stream. ``api_key``: requests without ``x-goog-api-key: <api_key>`` get a 400
+``INVALID_ARGUMENT`` ("API key not valid"), as Google answers.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ _NEGLIGIBLE = [
     {"category": "HARM_CATEGORY_HARASSMENT", "probability": "NEGLIGIBLE"},
     {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "NEGLIGIBLE"},
 ]
+_MALFORMED = b'data: {"candidates": [{"content": \r\n\r\n'  # cut JSON: not an event
 _BLOCKED = [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]
 
 
@@ -117,7 +120,8 @@ class FakeGeminiServer(FakeServer):
         super().__init__(host, port)
         self.api_key = api_key
         self._replies: collections.deque[GeminiReply] = collections.deque()
-        self._malformed: collections.deque[int] = collections.deque()
+        # (after how many events, the frame to send there, whether the stream ends with it)
+        self._stream_faults: collections.deque[tuple[int, bytes, bool]] = collections.deque()
         self._counter = 0
         self._counter_lock = threading.Lock()
 
@@ -133,13 +137,21 @@ class FakeGeminiServer(FakeServer):
     def malform_next(self, after_chunks: int = 1) -> None:
         """The next streamed answer sends ``after_chunks`` good events, then one that is not
         JSON, then the rest."""
-        self._malformed.append(after_chunks)
+        self._stream_faults.append((after_chunks, _MALFORMED, False))
+
+    def error_in_stream_next(
+        self, after_chunks: int = 1, status: int = 500, message: str = "Internal error"
+    ) -> None:
+        """The next streamed answer sends ``after_chunks`` good events, then Google's error body
+        as an event (as the API reports a failure after the stream began), and ends."""
+        frame = b"data: " + json.dumps(self.error_body(status, message)).encode() + b"\r\n\r\n"
+        self._stream_faults.append((after_chunks, frame, True))
 
     def reset(self) -> None:
         """Forget requests, faults and scripted replies; ids start again from 1."""
         super().reset()
         self._replies.clear()
-        self._malformed.clear()
+        self._stream_faults.clear()
         with self._counter_lock:
             self._counter = 0
 
@@ -238,7 +250,7 @@ class FakeGeminiServer(FakeServer):
 
     def _stream(self, answer: _Answer) -> Reply:
         response_id = self._next_id()
-        malformed_after = self._malformed.popleft() if self._malformed else None
+        fault = self._stream_faults.popleft() if self._stream_faults else None
         events: list[dict[str, Any]] = []
         if answer.block_reason is not None:
             events.append(self._response(answer, response_id, [], True))
@@ -250,8 +262,10 @@ class FakeGeminiServer(FakeServer):
 
         def frames() -> Iterator[bytes]:
             for index, event in enumerate(events):
-                if index == malformed_after:
-                    yield b'data: {"candidates": [{"content": \r\n\r\n'
+                if fault is not None and index == fault[0]:
+                    yield fault[1]
+                    if fault[2]:
+                        return
                 yield b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
 
         return Reply(chunks=frames(), content_type="text/event-stream")
