@@ -295,3 +295,25 @@ def test_spans_land_in_the_store_with_provider_and_cost(
     assert rows == [("gcp.gemini", MODEL, "CHAT_MODEL", "OK", 1, 2, pytest.approx(5.3e-06))]
     found = tracepond.search_traces(filter=f"span.model = '{MODEL}'")
     assert len(found) == 1
+
+
+def test_an_unlisted_answered_version_is_priced_as_the_requested_model(
+    traced: InMemorySpanExporter, gemini: FakeGeminiServer
+) -> None:
+    gemini.reply_next("Hi.", model_version="gemini-2.5-flash-preview-09-2025")
+    with client_for(gemini) as client:
+        client.models.generate_content(model=MODEL, contents="hello")
+    a = attributes(one_span(traced))
+    assert a["gen_ai.response.model"] == "gemini-2.5-flash-preview-09-2025"
+    assert a["tracepond.cost.usd"] == pytest.approx((1 * 0.3 + 1 * 2.5) / 1e6)
+
+
+def test_a_model_named_by_its_resource_path_is_priced(
+    traced: InMemorySpanExporter, gemini: FakeGeminiServer
+) -> None:
+    gemini.reply_next("Hi.", model_version="models/gemini-2.5-pro")
+    with client_for(gemini) as client:
+        client.models.generate_content(model="models/gemini-2.5-pro", contents="hello")
+    a = attributes(one_span(traced))
+    assert a["gen_ai.request.model"] == "models/gemini-2.5-pro"
+    assert a["tracepond.cost.usd"] == pytest.approx((1 * 1.25 + 1 * 10.0) / 1e6)

@@ -335,16 +335,17 @@ class CallRecord:
         if self.reasoning_tokens is not None:
             late[attr.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = self.reasoning_tokens
         late[attr.USAGE_SOURCE] = self.usage_source
-        cost = pricing.cost_for(
-            self.provider,
-            self.response_model or self.request_model,
-            pricing.Usage(
-                self.input_tokens or 0,
-                self.output_tokens or 0,
-                self.cache_read_tokens or 0,
-                self.cache_write_tokens or 0,
-            ),
+        usage = pricing.Usage(
+            self.input_tokens or 0,
+            self.output_tokens or 0,
+            self.cache_read_tokens or 0,
+            self.cache_write_tokens or 0,
         )
+        # The answered model where the table knows it, else the requested one (an answered
+        # version such as Gemini's "gemini-2.5-flash-preview-09-2025" may not be listed).
+        cost = pricing.cost_for(self.provider, self.response_model, usage)
+        if cost is None and self.request_model != self.response_model:
+            cost = pricing.cost_for(self.provider, self.request_model, usage)
         if cost is not None:
             late[attr.COST_USD] = cost[0]
             late[attr.COST_SOURCE] = cost[1]
