@@ -317,3 +317,39 @@ def test_a_model_named_by_its_resource_path_is_priced(
     a = attributes(one_span(traced))
     assert a["gen_ai.request.model"] == "models/gemini-2.5-pro"
     assert a["tracepond.cost.usd"] == pytest.approx((1 * 1.25 + 1 * 10.0) / 1e6)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_request_parameters_and_several_candidates(
+    traced: InMemorySpanExporter, gemini: FakeGeminiServer, stream: bool
+) -> None:
+    config = types.GenerateContentConfig(
+        temperature=0.5,
+        top_p=0.9,
+        top_k=20,
+        seed=7,
+        stop_sequences=["END"],
+        candidate_count=2,
+        response_mime_type="application/json",
+        presence_penalty=0.1,
+        frequency_penalty=0.2,
+    )
+    with client_for(gemini) as client:
+        if stream:
+            list(client.models.generate_content_stream(model=MODEL, contents="two", config=config))
+        else:
+            reply = client.models.generate_content(model=MODEL, contents="two", config=config)
+            assert reply.candidates is not None and len(reply.candidates) == 2
+    span = one_span(traced)
+    a = attributes(span)
+    assert (a["gen_ai.request.temperature"], a["gen_ai.request.top_p"]) == (0.5, 0.9)
+    assert (a["gen_ai.request.top_k"], a["gen_ai.request.seed"]) == (20, 7)
+    assert a["gen_ai.request.stop_sequences"] == ("END",)
+    assert a["gen_ai.request.choice.count"] == 2
+    assert a["gen_ai.output.type"] == "json"
+    assert a["gen_ai.request.presence_penalty"] == 0.1
+    assert a["gen_ai.request.frequency_penalty"] == 0.2
+    assert a["gen_ai.response.finish_reasons"] == ("stop", "stop")
+    messages = content(span, "gen_ai.output.messages")
+    assert [m["parts"] for m in messages] == [[{"type": "text", "content": "Echo: two"}]] * 2
+    assert a["gen_ai.usage.output_tokens"] == 4  # both candidates' tokens

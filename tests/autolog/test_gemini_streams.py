@@ -179,3 +179,28 @@ async def test_async_chat_stream_is_one_span_with_the_history(
     history = json.loads(attributes(second)["gen_ai.input.messages"])
     assert [m["role"] for m in history] == ["user", "assistant", "user"]
     assert history[1]["parts"] == [{"type": "text", "content": "Echo: first"}]
+
+
+def lookup(city: str) -> str:
+    """Finds a city."""
+    return f"found {city}"
+
+
+def test_a_stream_with_automatic_function_calling_is_one_span_per_request(
+    spans: InMemorySpanExporter, gemini: FakeGeminiServer
+) -> None:
+    tracepond.autolog(providers=["gemini"])
+    with client_for(gemini) as client:
+        chunks = list(
+            client.models.generate_content_stream(
+                model=MODEL, contents="Paris", config={"tools": [lookup]}
+            )
+        )
+    assert "".join(c.text or "" for c in chunks) == 'Tool said: {"result": "found Paris"}'
+    asked, answered = spans.get_finished_spans()
+    assert attributes(asked)["tracepond.stream.outcome"] == "complete"
+    assert json.loads(attributes(asked)["gen_ai.output.messages"])[0]["parts"][0]["type"] == (
+        "tool_call"
+    )
+    assert attributes(answered)["tracepond.stream.outcome"] == "complete"
+    assert answered.parent is None or answered.parent.span_id != asked.context.span_id

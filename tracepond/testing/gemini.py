@@ -92,6 +92,7 @@ class _Answer:
     output_tokens: int
     cached_tokens: int
     thoughts_tokens: int
+    count: int = 1  # generationConfig.candidateCount: that many identical candidates
 
     def usage(self, final: bool = True) -> dict[str, Any]:
         usage: dict[str, Any] = {"promptTokenCount": self.prompt_tokens}
@@ -216,15 +217,17 @@ class FakeGeminiServer(FakeServer):
         finish = "STOP"
         if scripted is not None and scripted.finish_reason:
             finish = scripted.finish_reason
+        count = max(int((body.get("generationConfig") or {}).get("candidateCount") or 1), 1)
         return _Answer(
             model=(scripted.model_version if scripted and scripted.model_version else model),
             parts=parts,
             finish_reason=finish,
             block_reason=scripted.block_reason if scripted else None,
             prompt_tokens=max(prompt_words, 1),
-            output_tokens=max(answer_words, 1),
+            output_tokens=max(answer_words, 1) * count,
             cached_tokens=scripted.cached_tokens if scripted else 0,
             thoughts_tokens=thoughts,
+            count=count,
         )
 
     def _response(
@@ -234,15 +237,7 @@ class FakeGeminiServer(FakeServer):
         if answer.block_reason is not None:
             body["promptFeedback"] = {"blockReason": answer.block_reason, "safetyRatings": _BLOCKED}
         else:
-            candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
-            if final:
-                candidate["finishReason"] = answer.finish_reason
-                candidate["safetyRatings"] = (
-                    _BLOCKED if answer.finish_reason == "SAFETY" else _NEGLIGIBLE
-                )
-            if not parts:  # a candidate stopped before any output has no content
-                del candidate["content"]
-            body["candidates"] = [candidate]
+            body["candidates"] = [_candidate(answer, parts, final, i) for i in range(answer.count)]
         body["usageMetadata"] = answer.usage(final)
         body["modelVersion"] = answer.model
         body["responseId"] = response_id
@@ -269,6 +264,18 @@ class FakeGeminiServer(FakeServer):
                 yield b"data: " + json.dumps(event).encode() + b"\r\n\r\n"
 
         return Reply(chunks=frames(), content_type="text/event-stream")
+
+
+def _candidate(
+    answer: _Answer, parts: list[dict[str, Any]], final: bool, index: int
+) -> dict[str, Any]:
+    candidate: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": index}
+    if final:
+        candidate["finishReason"] = answer.finish_reason
+        candidate["safetyRatings"] = _BLOCKED if answer.finish_reason == "SAFETY" else _NEGLIGIBLE
+    if not parts:  # a candidate stopped before any output has no content
+        del candidate["content"]
+    return candidate
 
 
 def _scripted_parts(scripted: GeminiReply) -> list[dict[str, Any]]:
