@@ -3,6 +3,7 @@
     python bench/bench_gemini.py --peer tracepond                  # the project's venv
     bench/.venv-gemini-openllmetry/bin/python bench/bench_gemini.py --peer openllmetry
     bench/.venv-gemini-openinference/bin/python bench/bench_gemini.py --peer openinference
+    bench/.venv-gemini-otel/bin/python bench/bench_gemini.py --peer otel-contrib
     python bench/bench_gemini.py --peer none     # tracer off in both columns: the noise
     ... --quick                                  # 3 rounds x 200 calls
 
@@ -16,7 +17,8 @@ tracepond: ``autolog(providers=["gemini"])`` writing to a DuckDB store in a temp
 (``autolog(disable=True)`` for the bare batches); content captured, as by default.
 openllmetry: ``GoogleGenerativeAiInstrumentor`` (opentelemetry-instrumentation-google-
 generativeai), openinference: ``GoogleGenAIInstrumentor`` (openinference-instrumentation-google-
-genai), each ``instrument(tracer_provider=...)`` on an OTel SDK TracerProvider with a
+genai), otel-contrib: ``GoogleGenAiSdkInstrumentor`` (opentelemetry-instrumentation-google-genai,
+OpenTelemetry's own), each ``instrument(tracer_provider=...)`` on an OTel SDK TracerProvider with a
 BatchSpanProcessor whose exporter writes OTLP protobuf to a file (bench/_otel_file.py), and
 ``uninstrument()`` for the bare batches. Each peer runs in its own virtual environment under
 bench/ (gitignored, never a project dependency; bench/README.md says how to make them).
@@ -88,11 +90,22 @@ class OpenInference(OtelPeer):
         return GoogleGenAIInstrumentor()
 
 
+class OtelContrib(OtelPeer):
+    name = "otel-contrib"
+    packages = ("opentelemetry-instrumentation-google-genai", "opentelemetry-sdk")
+
+    def make_instrumentor(self) -> Any:
+        from opentelemetry.instrumentation.google_genai import GoogleGenAiSdkInstrumentor
+
+        return GoogleGenAiSdkInstrumentor()
+
+
 PEERS: dict[str, type[NoPeer]] = {
     "none": NoPeer,
     "tracepond": Tracepond,
     "openllmetry": OpenLLMetry,
     "openinference": OpenInference,
+    "otel-contrib": OtelContrib,
 }
 
 

@@ -178,6 +178,7 @@ def test_a_blocked_prompt_is_an_error_the_caller_does_not_see_raised(
     assert span.status.status_code == StatusCode.ERROR
     assert span.status.description == "prompt_blocked: PROHIBITED_CONTENT"
     assert a["error.type"] == "prompt_blocked"
+    assert "gen_ai.output.messages" not in a
     assert a["gen_ai.usage.input_tokens"] == 1
     assert content(span, "tracepond.outputs")["prompt_feedback"]["block_reason"] == (
         "PROHIBITED_CONTENT"

@@ -252,7 +252,8 @@ class GeminiStreamAccumulator:
             }
             for c in candidates
         ]
-        record.set_content(attr.GEN_AI_OUTPUT_MESSAGES, outputs, "outputs")
+        if outputs:  # a blocked prompt has no candidate: no output message
+            record.set_content(attr.GEN_AI_OUTPUT_MESSAGES, outputs, "outputs")
         record.set_outputs(self.outputs(candidates))
 
     def outputs(self, candidates: list[_Candidate]) -> dict[str, Any]:
