@@ -354,3 +354,41 @@ def test_request_parameters_and_several_candidates(
     messages = content(span, "gen_ai.output.messages")
     assert [m["parts"] for m in messages] == [[{"type": "text", "content": "Echo: two"}]] * 2
     assert a["gen_ai.usage.output_tokens"] == 4  # both candidates' tokens
+
+
+async def test_calls_nest_under_the_apps_own_span_sync_and_async(
+    traced: InMemorySpanExporter, gemini: FakeGeminiServer
+) -> None:
+    with client_for(gemini) as client, tracepond.start_span("answer", span_type="CHAIN"):
+        client.models.generate_content(model=MODEL, contents="one")
+        list(client.models.generate_content_stream(model=MODEL, contents="two"))
+        async with client.aio as aio:
+            await aio.models.generate_content(model=MODEL, contents="three")
+            async for _chunk in await aio.models.generate_content_stream(
+                model=MODEL, contents="four"
+            ):
+                pass
+    *calls, root = traced.get_finished_spans()
+    assert root.name == "answer" and len(calls) == 4
+    for span in calls:
+        assert span.parent is not None and span.parent.span_id == root.context.span_id
+        assert span.context.trace_id == root.context.trace_id
+
+
+def city_of(place: str) -> str:
+    """Names the city of a place."""
+    return "Paris"
+
+
+async def test_an_async_chat_with_automatic_function_calling(
+    traced: InMemorySpanExporter, gemini: FakeGeminiServer
+) -> None:
+    async with client_for(gemini).aio as client:
+        chat = client.chats.create(model=MODEL, config={"tools": [city_of]})
+        reply = await chat.send_message("the Louvre")
+    assert reply.text == 'Tool said: {"result": "Paris"}'
+    asked, answered = traced.get_finished_spans()
+    assert content(asked, "gen_ai.output.messages")[0]["parts"][0]["name"] == "city_of"
+    turns = content(answered, "gen_ai.input.messages")
+    assert [t["role"] for t in turns] == ["user", "assistant", "tool"]
+    assert turns[2]["parts"][0]["response"] == {"result": "Paris"}
