@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from google.genai import types
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
@@ -26,7 +27,9 @@ from tracepond.testing.gemini import FakeGeminiServer
 
 pytestmark = pytest.mark.filterwarnings(AIOHTTP_WARNING)
 
-CONFIG = {"system_instruction": "Be brief.", "temperature": 0.1, "max_output_tokens": 64}
+CONFIG = types.GenerateContentConfig(
+    system_instruction="Be brief.", temperature=0.1, max_output_tokens=64
+)
 ASK = "Name a color"
 
 

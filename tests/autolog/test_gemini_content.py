@@ -215,7 +215,7 @@ async def test_embed_content_sync_and_async(
     traced: InMemorySpanExporter, gemini: FakeGeminiServer
 ) -> None:
     model = "gemini-embedding-001"
-    config = {"output_dimensionality": 16}
+    config = types.EmbedContentConfig(output_dimensionality=16)
     with client_for(gemini) as client:
         reply = client.models.embed_content(
             model=model, contents=["one two", "three"], config=config
