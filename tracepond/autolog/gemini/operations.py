@@ -55,7 +55,6 @@ _PARAMETERS = {
 }
 _PRIMITIVE = (int, float, str, bool)
 _OUTPUT_TYPES = {"application/json": "json", "text/plain": "text", "text/x.enum": "text"}
-_MERGED = ("text", "reasoning")  # part types whose streamed pieces join into one
 _servers: dict[str, tuple[str | None, int | None]] = {}  # base_url -> (host, port)
 
 
@@ -178,14 +177,17 @@ class _Candidate:
         self.finish: str | None = None
 
     def add(self, item: Any) -> None:
-        new = msg.part(item)
         parts = self.parts
-        # A streamed text arrives in pieces: one part per run of text (or of thought).
-        kind = new["type"]
-        if parts and kind in _MERGED and parts[-1]["type"] == kind:
-            parts[-1] = {**parts[-1], "content": parts[-1]["content"] + new["content"]}
-        else:
-            parts.append(new)
+        text = getattr(item, "text", None)
+        if isinstance(text, str) and parts:
+            # A streamed text arrives in pieces: one part per run of text (or of thought). The
+            # last part is our own dict, so it grows in place.
+            last = parts[-1]
+            kind = "reasoning" if getattr(item, "thought", None) else "text"
+            if last["type"] == kind:
+                last["content"] += text
+                return
+        parts.append(msg.part(item))
 
 
 class GeminiStreamAccumulator:
@@ -203,31 +205,34 @@ class GeminiStreamAccumulator:
         self.block: tuple[str, str | None] | None = None
 
     def on_item(self, chunk: Any) -> bool:
-        response_id = field(chunk, "response_id")
+        # Runs once per streamed chunk in the caller's thread: plain attribute reads of the
+        # SDK's response objects (what google-genai yields; anything else records nothing).
+        response_id = getattr(chunk, "response_id", None)
         if response_id:
             self.response_id = response_id
-        model = field(chunk, "model_version")
+        model = getattr(chunk, "model_version", None)
         if model:
             self.model = model
-        usage = field(chunk, "usage_metadata")
+        usage = getattr(chunk, "usage_metadata", None)
         if usage is not None:
             self.usage = usage  # each chunk's is the total so far
-        feedback = field(chunk, "prompt_feedback")
-        reason = msg.name_of(field(feedback, "block_reason")) if feedback is not None else None
-        if reason:
-            self.block = (reason, field(feedback, "block_reason_message"))
-        for candidate in items_of(field(chunk, "candidates")):
-            index = field(candidate, "index") or 0
+        feedback = getattr(chunk, "prompt_feedback", None)
+        if feedback is not None:
+            reason = msg.name_of(getattr(feedback, "block_reason", None))
+            if reason:
+                self.block = (reason, getattr(feedback, "block_reason_message", None))
+        for candidate in getattr(chunk, "candidates", None) or ():
+            index = getattr(candidate, "index", None) or 0
             found = self.candidates.get(index)
             if found is None:
                 found = self.candidates[index] = _Candidate()
-            content = field(candidate, "content")
+            content = getattr(candidate, "content", None)
             if content is not None:
-                for item in items_of(field(content, "parts")):
+                for item in getattr(content, "parts", None) or ():
                     found.add(item)
-            finish = msg.finish_reason(field(candidate, "finish_reason"))
-            if finish:
-                found.finish = finish
+            finish = getattr(candidate, "finish_reason", None)
+            if finish is not None:
+                found.finish = msg.finish_reason(finish)
         return False
 
     def finish(self, record: CallRecord) -> None:
