@@ -50,6 +50,7 @@ logger = logging.getLogger("tracepond.autolog")
 PROVIDERS: dict[str, str] = {
     "openai": "tracepond.autolog.openai",
     "groq": "tracepond.autolog.groq",
+    "anthropic": "tracepond.autolog.anthropic",
     "bedrock": "tracepond.autolog.bedrock",
     "gemini": "tracepond.autolog.gemini",
 }

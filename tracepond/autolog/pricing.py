@@ -74,6 +74,7 @@ TABLES = {
     "aws.bedrock": "bedrock",
     "gcp.gemini": "gemini",
     "gcp.vertex_ai": "gemini",  # Vertex AI lists the same per-token prices for these models
+    "anthropic": "anthropic",
 }
 USER_SOURCE = "user"
 

@@ -1,0 +1,85 @@
+"""Autolog for the ``anthropic`` package (tested with 2.16).
+
+Patched at class level (sync and async resources, the Messages API and its beta), so clients
+created before ``autolog()`` are traced too:
+
+======================================  ===========  ============  =================================
+method                                  operation    span type     streams
+======================================  ===========  ============  =================================
+``messages.create``                     ``chat``     CHAT_MODEL    with ``stream=True``
+``messages.parse``                      ``chat``     CHAT_MODEL    no
+``messages.stream(...)``                ``chat``     CHAT_MODEL    yes: the span starts on ``with``
+``beta.messages.create/parse/stream``   ``chat``     CHAT_MODEL    as above
+======================================  ===========  ============  =================================
+
+Every stream ends its span once, on every way out (see :mod:`tracepond.autolog.stream`); the
+``stream()`` helper's ``close()`` (which its ``with`` block calls) is patched too, because it
+closes the HTTP response rather than the event iterator that the span follows.
+``with_raw_response`` / ``with_streaming_response`` call ``create`` and are traced through it;
+those wrappers are cached per resource object, so one that the app created before
+``autolog()`` keeps calling the unpatched method.
+
+``AnthropicBedrock`` calls are recorded with provider ``aws.bedrock`` (priced from the Bedrock
+table), ``AnthropicVertex`` calls with ``gcp.vertex_ai`` (no built-in price: Vertex bills
+Claude per region and endpoint, and a wrong cost is worse than none). Pieces:
+:mod:`~tracepond.autolog.anthropic.messages` (content blocks -> the conventions' JSON; imports no
+anthropic), :mod:`~tracepond.autolog.anthropic.streams` (the stream accumulator),
+:mod:`~tracepond.autolog.anthropic.operations` (what each call records).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracepond.autolog.patching import Patcher
+from tracepond.autolog.provider import AutologOptions, make_wrapper
+from tracepond.autolog.stream import finish_stream
+
+NAME = "anthropic"
+PACKAGE = "anthropic"
+INSTALL_HINT = 'pip install "tracepond[anthropic]"'
+
+
+def patch(patcher: Patcher, options: AutologOptions) -> None:
+    """Install the anthropic wrappers on ``patcher``."""
+    import anthropic.lib.streaming._beta_messages as beta_helpers
+    import anthropic.lib.streaming._messages as helpers
+    import anthropic.resources.beta.messages.messages as beta_messages
+    import anthropic.resources.messages.messages as messages
+
+    from tracepond.autolog.anthropic import operations as ops
+
+    for module in (messages, beta_messages):
+        for cls, is_async in ((module.Messages, False), (module.AsyncMessages, True)):
+            patcher.wrap(cls, "create", make_wrapper(ops.MessagesCreate(is_async=is_async), options))
+            patcher.wrap(
+                cls,
+                "parse",
+                make_wrapper(ops.MessagesCreate(is_async=is_async), options),
+                optional=True,
+            )
+            patcher.wrap(
+                cls, "stream", ops.stream_helper_wrapper(ops.MessagesStream(is_async=is_async), options)
+            )
+    for helper in (helpers.MessageStream, beta_helpers.BetaMessageStream):
+        patcher.wrap(helper, "close", _close_helper)
+    for helper in (helpers.AsyncMessageStream, beta_helpers.BetaAsyncMessageStream):
+        patcher.wrap(helper, "close", _aclose_helper)
+
+
+def _close_helper(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        finish_stream(getattr(instance, "_iterator", None))
+
+
+async def _aclose_helper(
+    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        finish_stream(getattr(instance, "_iterator", None))
