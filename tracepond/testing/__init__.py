@@ -13,6 +13,8 @@ request (an HTTP error status, a connection dropped mid-stream, a slow first chu
 
 - :class:`FakeOpenAIServer` (:mod:`tracepond.testing.openai`): chat completions, responses,
   embeddings, legacy completions; also Groq's ``/openai/v1`` paths and Azure's deployment paths.
+- :class:`FakeAnthropicServer` (:mod:`tracepond.testing.anthropic`): the Anthropic Messages API,
+  JSON and server-sent events (tool use, thinking, prompt caching), and Claude on Vertex AI.
 - :class:`FakeGroqServer` (:mod:`tracepond.testing.groq`): the OpenAI stand-in in Groq's dialect
   (``x_groq`` usage on streams, audio transcriptions and translations).
 - :class:`FakeBedrockServer` (:mod:`tracepond.testing.bedrock`): the AWS Bedrock runtime for real
@@ -31,6 +33,7 @@ request (an HTTP error status, a connection dropped mid-stream, a slow first chu
 
 from __future__ import annotations
 
+from tracepond.testing.anthropic import FakeAnthropicServer
 from tracepond.testing.bedrock import FakeBedrockServer
 from tracepond.testing.gemini import FakeGeminiServer
 from tracepond.testing.groq import FakeGroqServer
@@ -38,6 +41,7 @@ from tracepond.testing.openai import FakeOpenAIServer, ScriptedReply
 from tracepond.testing.server import FakeServer, Fault, RecordedRequest, Reply
 
 __all__ = [
+    "FakeAnthropicServer",
     "FakeBedrockServer",
     "FakeGeminiServer",
     "FakeGroqServer",
