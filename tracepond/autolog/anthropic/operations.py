@@ -7,8 +7,8 @@
   :func:`stream_helper_wrapper`); the span then follows the helper's own event iterator, so
   iterating events, ``text_stream``, ``until_done()`` and ``get_final_message()`` all count.
 
-Every call records the request (model, ``max_tokens``, ``temperature``, ``top_p``, ``top_k``,
-``stop_sequences``, ``gen_ai.request.stream``, server address and port, messages, system
+Every call records the request (model, ``max_tokens``, ``stop_sequences`` (the 2.x SDK takes no
+sampling parameters), ``gen_ai.request.stream``, server address and port, messages, system
 instructions and tool definitions in the conventions' format, the request kwargs as
 ``tracepond.inputs`` without transport details), and the answer (id, model, stop reason, usage
 with cache reads and writes and thinking tokens, the output message, ``tracepond.outputs``).
@@ -86,9 +86,6 @@ class MessagesCreate(CompatibleOperation):
 
     def request_details(self, record: CallRecord, kwargs: dict[str, Any]) -> None:
         attributes = record.attributes
-        top_k = kwargs.get("top_k")
-        if isinstance(top_k, int):
-            attributes[attr.GEN_AI_REQUEST_TOP_K] = top_k
         stop = kwargs.get("stop_sequences")
         if isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
             attributes[attr.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
