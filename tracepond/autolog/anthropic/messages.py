@@ -30,8 +30,8 @@ from typing import Any
 
 from tracepond.autolog.openai_messages import Message, Part, get, items_of, text_part
 
-# Result blocks of Anthropic's server tools, which answer a server_tool_use block.
-_RESULT_SUFFIX = "_tool_result"
+# tool_result, and the result blocks of Anthropic's server tools (web_search_tool_result...)
+_RESULT_SUFFIX = "tool_result"
 
 
 def part(block: Any) -> Part:
