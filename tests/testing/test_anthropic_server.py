@@ -72,24 +72,29 @@ def test_tool_use_then_tool_result(client: anthropic.Anthropic) -> None:
     assert call.input == {"query": "hello world"}
     assert first.stop_reason == "tool_use"
     result = {"type": "tool_result", "tool_use_id": call.id, "content": "42"}
-    history = [*ASK, {"role": "assistant", "content": first.content},
-               {"role": "user", "content": [result]}]
+    history = [
+        *ASK,
+        {"role": "assistant", "content": first.content},
+        {"role": "user", "content": [result]},
+    ]
     second = client.messages.create(model=MODEL, max_tokens=16, messages=history, tools=tools)
     assert second.content[0].text == "Tool said: 42"  # type: ignore[union-attr]
 
 
 def test_streamed_tool_input_arrives_as_json_deltas(client: anthropic.Anthropic) -> None:
     tools = [{"name": "f", "input_schema": {"type": "object", "properties": {"x": {}}}}]
-    events = list(client.messages.create(
-        model=MODEL, max_tokens=16, messages=ASK, tools=tools, stream=True
-    ))
+    events = list(
+        client.messages.create(model=MODEL, max_tokens=16, messages=ASK, tools=tools, stream=True)
+    )
     pieces = [e.delta.partial_json for e in events if e.type == "content_block_delta"]
     assert "".join(pieces) == '{"x": "hello world"}' and len(pieces) == 2
 
 
 def test_thinking_comes_first_and_is_counted(client: anthropic.Anthropic) -> None:
     reply = client.messages.create(
-        model=MODEL, max_tokens=2048, messages=ASK,
+        model=MODEL,
+        max_tokens=2048,
+        messages=ASK,
         thinking={"type": "enabled", "budget_tokens": 1024},
     )
     assert [b.type for b in reply.content] == ["thinking", "text"]
@@ -148,11 +153,14 @@ def test_rate_limit_next_sends_retry_after(
 
 
 def test_a_wrong_key_and_a_bad_request_are_refused(server: FakeAnthropicServer) -> None:
-    with anthropic.Anthropic(api_key="sk-ant-wrong", base_url=server.base_url, max_retries=0) as c:
-        with pytest.raises(anthropic.AuthenticationError):
-            c.messages.create(model=MODEL, max_tokens=16, messages=ASK)
-    response = httpx.post(f"{server.url}/v1/messages", headers={"x-api-key": KEY},
-                          json={"model": MODEL, "messages": ASK})
+    wrong = anthropic.Anthropic(api_key="sk-ant-wrong", base_url=server.base_url, max_retries=0)
+    with wrong, pytest.raises(anthropic.AuthenticationError):
+        wrong.messages.create(model=MODEL, max_tokens=16, messages=ASK)
+    response = httpx.post(
+        f"{server.url}/v1/messages",
+        headers={"x-api-key": KEY},
+        json={"model": MODEL, "messages": ASK},
+    )
     assert response.status_code == 400
     assert response.json()["error"]["message"] == "max_tokens: Field required"
 
@@ -174,13 +182,20 @@ def test_count_tokens(client: anthropic.Anthropic) -> None:
 
 def test_vertex_routes(server: FakeAnthropicServer) -> None:
     with anthropic.AnthropicVertex(
-        region="us-east5", project_id="p", access_token=KEY, base_url=server.vertex_url,
+        region="us-east5",
+        project_id="p",
+        access_token=KEY,
+        base_url=server.vertex_url,
         max_retries=0,
     ) as vertex:
-        reply = vertex.messages.create(model="claude-haiku-4-5@20251001", max_tokens=16,
-                                       messages=ASK)
-        events = list(vertex.messages.create(model="claude-haiku-4-5@20251001", max_tokens=16,
-                                             messages=ASK, stream=True))
+        reply = vertex.messages.create(
+            model="claude-haiku-4-5@20251001", max_tokens=16, messages=ASK
+        )
+        events = list(
+            vertex.messages.create(
+                model="claude-haiku-4-5@20251001", max_tokens=16, messages=ASK, stream=True
+            )
+        )
     assert reply.model == "claude-haiku-4-5@20251001"
     assert events[-1].type == "message_stop"
     assert server.requests[0].path.endswith("claude-haiku-4-5@20251001:rawPredict")

@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
-from tracepond.testing.server import Fault, FakeServer, RecordedRequest, Reply
+from tracepond.testing.server import FakeServer, Fault, RecordedRequest, Reply
 
 _ERROR_TYPES = {
     400: "invalid_request_error",
@@ -189,8 +189,10 @@ class FakeAnthropicServer(FakeServer):
     # --- the answer ------------------------------------------------------------------------------
     def _messages(self, body: dict[str, Any], stream: bool) -> Reply:
         if not isinstance(body.get("max_tokens"), int) or not body.get("messages"):
-            message = "max_tokens: Field required" if "max_tokens" not in body else (
-                "messages: at least one message is required"
+            message = (
+                "max_tokens: Field required"
+                if "max_tokens" not in body
+                else ("messages: at least one message is required")
             )
             return Reply(status=400, body=self.error_body(400, message))
         answer = self.compose(body)
@@ -336,8 +338,10 @@ def _sse(events: Iterator[dict[str, Any]], answer: Answer) -> Reply:
     def frames() -> Iterator[bytes]:
         for sent, event in enumerate(events):
             if answer.error_after is not None and sent == answer.error_after:
-                error = {"type": "error", "error": {"type": "overloaded_error",
-                                                    "message": "Overloaded"}}
+                error = {
+                    "type": "error",
+                    "error": {"type": "overloaded_error", "message": "Overloaded"},
+                }
                 yield b"event: error\ndata: " + json.dumps(error).encode() + b"\n\n"
                 return
             if answer.malformed_after is not None and sent == answer.malformed_after:
@@ -402,8 +406,9 @@ def _cache_prefix(body: dict[str, Any]) -> tuple[int, str | None]:
     for message in body.get("messages") or []:
         content = message.get("content") if isinstance(message, dict) else None
         sequence.extend(content if isinstance(content, list) else [content])
-    marked = [i for i, item in enumerate(sequence) if isinstance(item, dict)
-              and item.get("cache_control")]
+    marked = [
+        i for i, item in enumerate(sequence) if isinstance(item, dict) and item.get("cache_control")
+    ]
     if not marked:
         return 0, None
     prefix = sequence[: marked[-1] + 1]

@@ -188,9 +188,11 @@ def test_anthropic_bedrock_is_recorded_as_aws_bedrock_and_priced_from_its_table(
                 ) as helper:
                     text = helper.get_final_text()
             else:
-                text = client.messages.create(
-                    model=BEDROCK_MODEL, max_tokens=32, messages=ASK
-                ).content[0].text
+                text = (
+                    client.messages.create(model=BEDROCK_MODEL, max_tokens=32, messages=ASK)
+                    .content[0]
+                    .text
+                )
         operation = bedrock.requests[-1].operation
     assert operation == ("InvokeModelWithResponseStream" if stream else "InvokeModel")
     a = attributes_of(traced)
@@ -303,8 +305,14 @@ def test_capture_content_false_keeps_content_out(
             stream.until_done()
     for span in spans.get_finished_spans():
         a = dict(span.attributes or {})
-        assert not {k for k in a if "messages" in k or k.startswith("tracepond.in")
-                    or k.startswith("tracepond.out") or "instructions" in k}
+        assert not {
+            k
+            for k in a
+            if "messages" in k
+            or k.startswith("tracepond.in")
+            or k.startswith("tracepond.out")
+            or "instructions" in k
+        }
         assert a["gen_ai.usage.output_tokens"] == 4  # the rest is still recorded
 
 

@@ -188,7 +188,9 @@ def test_prompt_cache_writes_then_reads_are_counted_and_priced(
     assert read["gen_ai.usage.cache_creation.input_tokens"] == 0
     output = write["gen_ai.usage.output_tokens"]
     # claude-sonnet-4-5: input 3.0, cache write 3.75, cache read 0.30, output 15.0 per 1M
-    assert write["tracepond.cost.usd"] == pytest.approx((1 * 3.0 + cached * 3.75 + output * 15) / 1e6)
+    assert write["tracepond.cost.usd"] == pytest.approx(
+        (1 * 3.0 + cached * 3.75 + output * 15) / 1e6
+    )
     assert read["tracepond.cost.usd"] == pytest.approx((1 * 3.0 + cached * 0.3 + output * 15) / 1e6)
 
 

@@ -95,9 +95,7 @@ async def raw_async(server: FakeAnthropicServer, exit_path: str) -> list[Any]:
     script(server, exit_path)
     seen: list[Any] = []
     async with async_client(server) as client:
-        stream = await client.messages.create(
-            model=MODEL, max_tokens=64, messages=ASK, stream=True
-        )
+        stream = await client.messages.create(model=MODEL, max_tokens=64, messages=ASK, stream=True)
         seen.append(stream.__class__.__name__)
         try:
             if exit_path in ("full", "drop", "error-event"):
@@ -302,9 +300,12 @@ def test_a_helper_request_that_fails_on_entry_is_one_span_in_error(
     import anthropic
 
     anthropic_server.fail_next(529, "Overloaded")
-    with sync_client(anthropic_server) as client, pytest.raises(anthropic.OverloadedError):
-        with client.messages.stream(model=MODEL, max_tokens=64, messages=ASK) as stream:
-            stream.until_done()
+    with (
+        sync_client(anthropic_server) as client,
+        pytest.raises(anthropic.OverloadedError),
+        client.messages.stream(model=MODEL, max_tokens=64, messages=ASK) as stream,
+    ):
+        stream.until_done()
     (span,) = traced.get_finished_spans()
     a = dict(span.attributes or {})
     assert span.status.status_code == StatusCode.ERROR

@@ -51,7 +51,9 @@ def patch(patcher: Patcher, options: AutologOptions) -> None:
 
     for module in (messages, beta_messages):
         for cls, is_async in ((module.Messages, False), (module.AsyncMessages, True)):
-            patcher.wrap(cls, "create", make_wrapper(ops.MessagesCreate(is_async=is_async), options))
+            patcher.wrap(
+                cls, "create", make_wrapper(ops.MessagesCreate(is_async=is_async), options)
+            )
             patcher.wrap(
                 cls,
                 "parse",
@@ -59,12 +61,18 @@ def patch(patcher: Patcher, options: AutologOptions) -> None:
                 optional=True,
             )
             patcher.wrap(
-                cls, "stream", ops.stream_helper_wrapper(ops.MessagesStream(is_async=is_async), options)
+                cls,
+                "stream",
+                ops.stream_helper_wrapper(ops.MessagesStream(is_async=is_async), options),
             )
-    for helper in (helpers.MessageStream, beta_helpers.BetaMessageStream):
-        patcher.wrap(helper, "close", _close_helper)
-    for helper in (helpers.AsyncMessageStream, beta_helpers.BetaAsyncMessageStream):
-        patcher.wrap(helper, "close", _aclose_helper)
+    closers: list[tuple[type, Any]] = [
+        (helpers.MessageStream, _close_helper),
+        (beta_helpers.BetaMessageStream, _close_helper),
+        (helpers.AsyncMessageStream, _aclose_helper),
+        (beta_helpers.BetaAsyncMessageStream, _aclose_helper),
+    ]
+    for helper, closer in closers:
+        patcher.wrap(helper, "close", closer)
 
 
 def _close_helper(

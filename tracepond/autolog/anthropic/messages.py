@@ -88,8 +88,12 @@ def _media(modality: str, source: Any) -> Part:
     if kind == "file":
         return {"type": "file", "modality": modality, "file_id": get(source, "file_id")}
     if kind == "text":  # a plain-text document
-        return {"type": "blob", "modality": modality, "mime_type": get(source, "media_type"),
-                "content": get(source, "data")}
+        return {
+            "type": "blob",
+            "modality": modality,
+            "mime_type": get(source, "media_type"),
+            "content": get(source, "data"),
+        }
     return {"type": "blob", "modality": modality}
 
 

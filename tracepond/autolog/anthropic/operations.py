@@ -92,7 +92,9 @@ class MessagesCreate(CompatibleOperation):
         if _asks_for_json(kwargs):
             attributes[attr.GEN_AI_OUTPUT_TYPE] = "json"
         if record.capture:
-            record.set_content(attr.GEN_AI_INPUT_MESSAGES, msg.input_messages(kwargs.get("messages")))
+            record.set_content(
+                attr.GEN_AI_INPUT_MESSAGES, msg.input_messages(kwargs.get("messages"))
+            )
             system = msg.system_instructions(kwargs.get("system"))
             if system:
                 record.set_content(attr.GEN_AI_SYSTEM_INSTRUCTIONS, system)
