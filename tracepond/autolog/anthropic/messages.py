@@ -1,6 +1,6 @@
 """Anthropic Messages API requests and answers -> the GenAI conventions' message JSON.
 
-The conventions' format is the one :mod:`tracepond.autolog.openai_messages` describes; here is
+The conventions' format is the one :mod:`tracepond.autolog.chat_completions.messages` describes; here is
 how Anthropic's content blocks map onto its parts:
 
 =================================================  ==============================================
@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracepond.autolog.openai_messages import Message, Part, get, items_of, text_part
+from tracepond.autolog.chat_completions.messages import Message, Part, get, items_of, text_part
 
 # tool_result, and the result blocks of Anthropic's server tools (web_search_tool_result...)
 _RESULT_SUFFIX = "tool_result"

@@ -16,7 +16,7 @@ The client decides the provider name: ``aws.bedrock`` for ``AnthropicBedrock`` (
 variant), ``gcp.vertex_ai`` for ``AnthropicVertex``, ``anthropic`` otherwise.
 
 ``with_raw_response`` / ``with_streaming_response`` return the SDK's ``APIResponse``; it goes back
-behind the shared raw-response proxy (:class:`~tracepond.autolog.openai_results.TracedRawResponse`,
+behind the shared raw-response proxy (:class:`~tracepond.autolog.chat_completions.results.TracedRawResponse`,
 provider-neutral), whose ``parse()`` records the message or proxies the stream. This module
 imports anthropic: only ``patch()`` loads it.
 """
@@ -33,13 +33,13 @@ from anthropic._response import APIResponse, AsyncAPIResponse
 
 from tracepond.autolog.anthropic import messages as msg
 from tracepond.autolog.anthropic.streams import MessageStreamAccumulator, record_usage
-from tracepond.autolog.openai_compatible import CompatibleOperation
-from tracepond.autolog.openai_results import TracedRawResponse
+from tracepond.autolog.chat_completions.request import CompatibleOperation
+from tracepond.autolog.chat_completions.results import TracedRawResponse
 from tracepond.autolog.patching import Wrapper
 from tracepond.autolog.provider import AutologOptions, CallRecord, make_wrapper
 from tracepond.autolog.stream import StreamAccumulator, wrap_stream
-from tracepond.tracing import attributes as attr
-from tracepond.tracing.span_types import SpanType
+from tracepond.conventions import attributes as attr
+from tracepond.conventions.span_types import SpanType
 
 # Client class -> gen_ai.provider.name, for the clients that are not Anthropic's own API.
 _PLATFORMS: tuple[tuple[tuple[type, ...], str], ...] = (

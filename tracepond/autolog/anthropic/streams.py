@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from tracepond.autolog.anthropic import messages as msg
+from tracepond.autolog.chat_completions.messages import Part, get, parse_arguments, text_part
 from tracepond.autolog.content import plain
-from tracepond.autolog.openai_messages import Part, get, parse_arguments, text_part
 from tracepond.autolog.provider import CallRecord
-from tracepond.tracing import attributes as attr
+from tracepond.conventions import attributes as attr
 
 _USAGE_FIELDS = (
     "input_tokens",
