@@ -28,18 +28,20 @@ every provider.
 
 ``wrap_stream`` picks :class:`TracedStream` or :class:`AsyncTracedStream` by whether the object
 is an async iterable. ``finish_stream(obj)`` ends the span of a traced stream held by a helper
-object (openai's ``chat.completions.stream()`` closes the HTTP response, not our proxy).
+object (openai's ``chat.completions.stream()`` closes the HTTP response, not our proxy);
+``helper_close_wrappers(attribute)`` patches such a helper's ``close()`` to do it.
 """
 
 from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 import wrapt
 
+from tracepond.autolog.patching import Wrapper
 from tracepond.conventions import attributes as attr
 from tracepond.errors import log_internal_error
 
@@ -286,6 +288,32 @@ def finish_stream(stream: Any, outcome: str = "closed") -> None:
     """End the span of ``stream`` if it is one of our proxies (no-op for anything else)."""
     if is_traced_stream(stream):
         stream._self_finish(outcome=outcome)
+
+
+def helper_close_wrappers(attribute: str) -> tuple[Wrapper, Wrapper]:
+    """(sync, async) wrappers for the ``close()`` of a provider's stream helper that holds our
+    traced stream in ``attribute`` but closes something else (the HTTP response): once the
+    helper's own close has run, the traced stream's span ends too. openai's
+    ``ChatCompletionStream`` keeps it in ``_raw_stream``, anthropic's ``MessageStream`` in
+    ``_iterator``."""
+
+    def close(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            return wrapped(*args, **kwargs)
+        finally:
+            finish_stream(getattr(instance, attribute, None))
+
+    async def aclose(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            return await wrapped(*args, **kwargs)
+        finally:
+            finish_stream(getattr(instance, attribute, None))
+
+    return close, aclose
 
 
 def is_traced_stream(obj: Any) -> bool:

@@ -33,7 +33,7 @@ from typing import Any
 
 from tracepond.autolog.patching import Patcher
 from tracepond.autolog.provider import AutologOptions, make_wrapper
-from tracepond.autolog.stream import finish_stream
+from tracepond.autolog.stream import helper_close_wrappers
 
 NAME = "anthropic"
 PACKAGE = "anthropic"
@@ -75,19 +75,5 @@ def patch(patcher: Patcher, options: AutologOptions) -> None:
         patcher.wrap(helper, "close", closer)
 
 
-def _close_helper(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        return wrapped(*args, **kwargs)
-    finally:
-        finish_stream(getattr(instance, "_iterator", None))
-
-
-async def _aclose_helper(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        finish_stream(getattr(instance, "_iterator", None))
+# The helper's close() closes the HTTP response; the span follows the helper's _iterator.
+_close_helper, _aclose_helper = helper_close_wrappers("_iterator")

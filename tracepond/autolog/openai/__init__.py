@@ -30,7 +30,7 @@ from typing import Any
 
 from tracepond.autolog.patching import Patcher
 from tracepond.autolog.provider import AutologOptions, Operation, make_wrapper
-from tracepond.autolog.stream import finish_stream
+from tracepond.autolog.stream import helper_close_wrappers
 
 NAME = "openai"
 PACKAGE = "openai"
@@ -43,6 +43,7 @@ def patch(patcher: Patcher, options: AutologOptions) -> None:
     import openai.resources.chat as chat
 
     from tracepond.autolog.openai import operations as ops
+
     targets: list[tuple[Any, str, type[Operation]]] = [
         (chat, "Completions", ops.ChatCompletions),
         (resources, "Completions", ops.TextCompletions),
@@ -91,19 +92,4 @@ def _patch_stream_helpers(patcher: Patcher) -> None:
             patcher.wrap(module, f"{async_name}.close", _aclose_helper)
 
 
-def _close_helper(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        return wrapped(*args, **kwargs)
-    finally:
-        finish_stream(getattr(instance, "_raw_stream", None))
-
-
-async def _aclose_helper(
-    wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Any:
-    try:
-        return await wrapped(*args, **kwargs)
-    finally:
-        finish_stream(getattr(instance, "_raw_stream", None))
+_close_helper, _aclose_helper = helper_close_wrappers("_raw_stream")
