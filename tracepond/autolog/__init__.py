@@ -83,7 +83,8 @@ def autolog(
         metrics: record the GenAI client metrics (default: what an earlier call said, else
             ``configure(metrics=...)`` / ``TRACEPOND_METRICS``, false unless set).
         prices: extra or overriding model prices, ``{"model": {"input": .., "output": ..,
-            "cached_input": ..}}`` in USD per 1M tokens (see ``tracepond.autolog.pricing``).
+            "cached_input": .., "cache_write_input": ..}}`` in USD per 1M tokens (see
+            ``tracepond.autolog.pricing``).
     """
     names = _validated_names(providers)
     with _lock:

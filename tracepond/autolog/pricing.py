@@ -98,14 +98,18 @@ def set_price(
     output: float,
     cached_input: float | None = None,
     provider: str | None = None,
+    cache_write_input: float | None = None,
 ) -> None:
-    """Price ``model`` (dollars per 1M tokens) for every provider, or only for ``provider``."""
-    _user[(provider, model)] = _validated(model, input, output, cached_input)
+    """Price ``model`` (dollars per 1M tokens) for every provider, or only for ``provider``.
+    ``cached_input`` is the rate of input read from a prompt cache, ``cache_write_input`` of
+    input written to one (Anthropic bills both); either left out is billed as input."""
+    _user[(provider, model)] = _validated(model, input, output, cached_input, cache_write_input)
     _memo.clear()
 
 
 def set_prices(prices: Mapping[str, Mapping[str, Any]]) -> None:
-    """``{"model": {"input": .., "output": .., "cached_input": .., "provider": ..}}`` at once.
+    """``{"model": {"input": .., "output": .., "cached_input": .., "cache_write_input": ..,
+    "provider": ..}}`` at once.
 
     Everything is checked before anything is stored, so a bad entry changes nothing."""
     if not isinstance(prices, Mapping):
@@ -114,18 +118,22 @@ def set_prices(prices: Mapping[str, Mapping[str, Any]]) -> None:
     for model, entry in prices.items():
         if not isinstance(entry, Mapping):
             raise ConfigError(f"prices[{model!r}] must be a mapping, got {entry!r}")
-        unknown = set(entry) - {"input", "output", "cached_input", "provider"}
+        unknown = set(entry) - {"input", "output", "cached_input", "cache_write_input", "provider"}
         if unknown:
             raise ConfigError(
                 f"prices[{model!r}] has unknown keys {sorted(unknown)}; "
-                "accepted: input, output, cached_input, provider"
+                "accepted: input, output, cached_input, cache_write_input, provider"
             )
         if "input" not in entry or "output" not in entry:
             raise ConfigError(
                 f"prices[{model!r}] needs both 'input' and 'output' (USD per 1M tokens)"
             )
         staged[(entry.get("provider"), model)] = _validated(
-            model, entry["input"], entry["output"], entry.get("cached_input")
+            model,
+            entry["input"],
+            entry["output"],
+            entry.get("cached_input"),
+            entry.get("cache_write_input"),
         )
     _user.update(staged)
     _memo.clear()
@@ -137,11 +145,19 @@ def clear_user_prices() -> None:
     _memo.clear()
 
 
-def _validated(model: Any, input: Any, output: Any, cached_input: Any) -> Price:
+def _validated(
+    model: Any, input: Any, output: Any, cached_input: Any, cache_write_input: Any = None
+) -> Price:
     if not isinstance(model, str) or not model:
         raise ConfigError(f"a price needs a model name (a non-empty string), got {model!r}")
-    for name, value in (("input", input), ("output", output), ("cached_input", cached_input)):
-        if value is None and name == "cached_input":
+    rates = (
+        ("input", input),
+        ("output", output),
+        ("cached_input", cached_input),
+        ("cache_write_input", cache_write_input),
+    )
+    for name, value in rates:
+        if value is None and name in ("cached_input", "cache_write_input"):
             continue
         if (
             isinstance(value, bool)
@@ -153,7 +169,12 @@ def _validated(model: Any, input: Any, output: Any, cached_input: Any) -> Price:
                 f"price {name!r} of {model!r} must be a finite number >= 0 (USD per 1M tokens), "
                 f"got {value!r}"
             )
-    return Price(float(input), float(output), None if cached_input is None else float(cached_input))
+    return Price(
+        float(input),
+        float(output),
+        None if cached_input is None else float(cached_input),
+        None if cache_write_input is None else float(cache_write_input),
+    )
 
 
 def builtin_table(provider: str) -> tuple[dict[str, Price], str]:
