@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tracepond.autolog.anthropic import messages as claude
 from tracepond.autolog.bedrock.bodies import (
     ChatRequest,
     ChatResponse,
@@ -94,64 +95,14 @@ def _assistant(text: str, finish_reason: Any) -> Json:
 # --- Anthropic Claude messages API ------------------------------------------------------------
 
 
-def _anthropic_part(block: Any) -> Json | None:
-    if isinstance(block, str):
-        return _text_part(block)
-    if not isinstance(block, dict):
-        return None
-    kind = block.get("type")
-    if kind == "text":
-        return _text_part(block.get("text", ""))
-    if kind == "tool_use":
-        return {
-            "type": "tool_call",
-            "id": block.get("id"),
-            "name": block.get("name"),
-            "arguments": block.get("input"),
-        }
-    if kind == "tool_result":
-        return {
-            "type": "tool_call_response",
-            "id": block.get("tool_use_id"),
-            "response": block.get("content"),
-        }
-    if kind == "thinking":
-        return {"type": "reasoning", "content": block.get("thinking", "")}
-    if kind in ("image", "document"):
-        source = block.get("source") or {}
-        return {"type": "blob", "modality": kind, "mime_type": source.get("media_type")}
-    return None
-
-
-def _anthropic_message(message: Any) -> Json | None:
-    if not isinstance(message, dict):
-        return None
-    content = message.get("content")
-    blocks = [content] if isinstance(content, str) else _list(content)
-    parts = [p for p in map(_anthropic_part, blocks) if p is not None]
-    role = message.get("role", "user")
-    if parts and all(p["type"] == "tool_call_response" for p in parts):
-        role = "tool"
-    return {"role": role, "parts": parts}
+# The blocks are the Messages API's: read by the anthropic autologger's own converter.
 
 
 def _anthropic_request(body: Json) -> ChatRequest:
-    system = body.get("system")
-    blocks = [system] if isinstance(system, str) else _list(system)
-    tools = [
-        {
-            "type": "function",
-            "name": t.get("name"),
-            "description": t.get("description"),
-            "parameters": t.get("input_schema"),
-        }
-        for t in _list(body.get("tools"))
-        if isinstance(t, dict)
-    ]
     return ChatRequest(
-        messages=[m for m in map(_anthropic_message, _list(body.get("messages"))) if m],
-        system=[p for p in map(_anthropic_part, blocks) if p],
-        tools=tools,
+        messages=claude.input_messages(body.get("messages")),
+        system=claude.system_instructions(body.get("system")) or [],
+        tools=claude.tool_definitions(body.get("tools")),
         params=_params(body, _ANTHROPIC_PARAMS),
     )
 
@@ -168,13 +119,12 @@ def anthropic_usage(usage: Any) -> Usage:
 
 
 def _anthropic_response(body: Json) -> ChatResponse:
-    message = _anthropic_message({"role": "assistant", "content": body.get("content")})
     stop = body.get("stop_reason")
     response = ChatResponse(usage=anthropic_usage(body.get("usage")))
-    if message is not None:
-        if isinstance(stop, str):
-            message["finish_reason"] = stop
-        response.messages = [message]
+    message = claude.output_message(body.get("content"), stop)
+    if not isinstance(stop, str):
+        del message["finish_reason"]  # an answer without a stop reason says none
+    response.messages = [message]
     response.finish_reasons = [stop] if isinstance(stop, str) else []
     response.response_id = body.get("id") if isinstance(body.get("id"), str) else None
     response.model = body.get("model") if isinstance(body.get("model"), str) else None
