@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import tracepond
+from tests.autolog.stream_exits import leave_async, leave_sync
 from tracepond.testing.groq import FakeGroqServer
 
 KEY = "gsk_stream_test_key_0123456789"
@@ -43,68 +44,24 @@ def run_sync(server: FakeGroqServer, exit_path: str) -> list[Any]:
     server.reset()
     if exit_path == "drop":
         server.drop_next(after_chunks=3)
-    seen: list[Any] = []
     with groq.Groq(api_key=KEY, base_url=server.base_url, max_retries=0) as client:
-        stream = client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
-        seen.append(stream.__class__.__name__)
-        try:
-            if exit_path in ("full", "drop"):
-                seen.extend(text_of(c) for c in stream)
-            elif exit_path == "break":
-                for chunk in stream:
-                    seen.append(text_of(chunk))
-                    if len(seen) == 3:
-                        break
-                stream.response.close()  # a tidy caller releases the connection
-            elif exit_path == "close":
-                seen.append(text_of(next(stream)))
-                stream.close()
-            elif exit_path == "with":
-                with stream as entered:
-                    seen.append(entered is stream)
-                    seen.append(text_of(next(entered)))
-            elif exit_path == "gc":
-                response = stream.response
-                del stream
-                gc.collect()
-                response.close()
-        except Exception as exc:
-            seen.append((type(exc), str(exc)))
-    return seen
+        return leave_sync(
+            client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True),
+            exit_path,
+            text_of,
+        )
 
 
 async def run_async(server: FakeGroqServer, exit_path: str) -> list[Any]:
     server.reset()
     if exit_path == "drop":
         server.drop_next(after_chunks=3)
-    seen: list[Any] = []
     async with groq.AsyncGroq(api_key=KEY, base_url=server.base_url, max_retries=0) as client:
-        stream = await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
-        seen.append(stream.__class__.__name__)
-        try:
-            if exit_path in ("full", "drop"):
-                seen.extend([text_of(c) async for c in stream])
-            elif exit_path == "break":
-                async for chunk in stream:
-                    seen.append(text_of(chunk))
-                    if len(seen) == 3:
-                        break
-                await stream.response.aclose()
-            elif exit_path == "close":
-                seen.append(text_of(await stream.__anext__()))
-                await stream.close()
-            elif exit_path == "with":
-                async with stream as entered:
-                    seen.append(entered is stream)
-                    seen.append(text_of(await entered.__anext__()))
-            elif exit_path == "gc":
-                response = stream.response
-                del stream
-                gc.collect()
-                await response.aclose()
-        except Exception as exc:
-            seen.append((type(exc), str(exc)))
-    return seen
+        return await leave_async(
+            await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True),
+            exit_path,
+            text_of,
+        )
 
 
 def check(spans: InMemorySpanExporter, exit_path: str) -> None:

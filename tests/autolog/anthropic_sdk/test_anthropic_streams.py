@@ -14,6 +14,7 @@ from opentelemetry.trace import StatusCode
 
 import tracepond
 from tests.autolog.anthropic_sdk.helpers import MODEL, async_client, content, sync_client
+from tests.autolog.stream_exits import leave_async, leave_sync
 from tracepond.testing import FakeAnthropicServer
 
 ASK = [{"role": "user", "content": "one two three four five six"}]
@@ -61,66 +62,22 @@ def event_text(event: Any) -> Any:
 
 def raw_sync(server: FakeAnthropicServer, exit_path: str) -> list[Any]:
     script(server, exit_path)
-    seen: list[Any] = []
     with sync_client(server) as client:
-        stream = client.messages.create(model=MODEL, max_tokens=64, messages=ASK, stream=True)
-        seen.append(stream.__class__.__name__)
-        try:
-            if exit_path in ("full", "drop", "error-event"):
-                seen.extend(event_text(e) for e in stream)
-            elif exit_path == "break":
-                for event in stream:
-                    seen.append(event_text(event))
-                    if len(seen) == 4:
-                        break
-                stream.response.close()  # a tidy caller releases the connection
-            elif exit_path == "close":
-                seen.append(event_text(next(stream)))
-                stream.close()
-            elif exit_path == "with":
-                with stream as entered:
-                    seen.append(entered is stream)
-                    seen.append(event_text(next(entered)))
-            elif exit_path == "gc":
-                response = stream.response
-                del stream
-                gc.collect()
-                response.close()
-        except Exception as exc:
-            seen.append((type(exc), str(exc)))
-    return seen
+        return leave_sync(
+            client.messages.create(model=MODEL, max_tokens=64, messages=ASK, stream=True),
+            exit_path,
+            event_text,
+        )
 
 
 async def raw_async(server: FakeAnthropicServer, exit_path: str) -> list[Any]:
     script(server, exit_path)
-    seen: list[Any] = []
     async with async_client(server) as client:
-        stream = await client.messages.create(model=MODEL, max_tokens=64, messages=ASK, stream=True)
-        seen.append(stream.__class__.__name__)
-        try:
-            if exit_path in ("full", "drop", "error-event"):
-                seen.extend([event_text(e) async for e in stream])
-            elif exit_path == "break":
-                async for event in stream:
-                    seen.append(event_text(event))
-                    if len(seen) == 4:
-                        break
-                await stream.response.aclose()
-            elif exit_path == "close":
-                seen.append(event_text(await stream.__anext__()))
-                await stream.close()
-            elif exit_path == "with":
-                async with stream as entered:
-                    seen.append(entered is stream)
-                    seen.append(event_text(await entered.__anext__()))
-            elif exit_path == "gc":
-                response = stream.response
-                del stream
-                gc.collect()
-                await response.aclose()
-        except Exception as exc:
-            seen.append((type(exc), str(exc)))
-    return seen
+        return await leave_async(
+            await client.messages.create(model=MODEL, max_tokens=64, messages=ASK, stream=True),
+            exit_path,
+            event_text,
+        )
 
 
 def helper_kwargs(exit_path: str) -> dict[str, Any]:
@@ -219,56 +176,53 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-@pytest.mark.parametrize("exit_path", list(RAW_EXITS))
-def test_sync_create_stream_exit(
-    spans: InMemorySpanExporter, anthropic_server: FakeAnthropicServer, exit_path: str
+# (how the stream is made, its ways out, the way out), for messages.create and the helper
+SYNC_CASES = [(raw_sync, RAW_EXITS, e) for e in RAW_EXITS] + [
+    (helper_sync, HELPER_EXITS, e) for e in HELPER_EXITS
+]
+ASYNC_CASES = [(raw_async, RAW_EXITS, e) for e in RAW_EXITS] + [
+    (helper_async, HELPER_EXITS, e) for e in HELPER_EXITS
+]
+
+
+def case_id(value: Any) -> str:
+    if callable(value):
+        return "create" if value in (raw_sync, raw_async) else "helper"
+    return value if isinstance(value, str) else "exits"
+
+
+@pytest.mark.parametrize(("observe", "exits", "exit_path"), SYNC_CASES, ids=case_id)
+def test_sync_stream_exit(
+    spans: InMemorySpanExporter,
+    anthropic_server: FakeAnthropicServer,
+    observe: Any,
+    exits: dict[str, Any],
+    exit_path: str,
 ) -> None:
-    untraced = raw_sync(anthropic_server, exit_path)
+    untraced = observe(anthropic_server, exit_path)
     tracepond.autolog(providers=["anthropic"])
-    traced = raw_sync(anthropic_server, exit_path)
+    traced = observe(anthropic_server, exit_path)
     gc.collect()
     tracepond.autolog(disable=True)
     assert traced == untraced
-    check(spans, RAW_EXITS, exit_path)
+    check(spans, exits, exit_path)
 
 
-@pytest.mark.parametrize("exit_path", list(RAW_EXITS))
-async def test_async_create_stream_exit(
-    spans: InMemorySpanExporter, anthropic_server: FakeAnthropicServer, exit_path: str
+@pytest.mark.parametrize(("observe", "exits", "exit_path"), ASYNC_CASES, ids=case_id)
+async def test_async_stream_exit(
+    spans: InMemorySpanExporter,
+    anthropic_server: FakeAnthropicServer,
+    observe: Any,
+    exits: dict[str, Any],
+    exit_path: str,
 ) -> None:
-    untraced = await raw_async(anthropic_server, exit_path)
+    untraced = await observe(anthropic_server, exit_path)
     tracepond.autolog(providers=["anthropic"])
-    traced = await raw_async(anthropic_server, exit_path)
+    traced = await observe(anthropic_server, exit_path)
     await settle()
     tracepond.autolog(disable=True)
     assert traced == untraced
-    check(spans, RAW_EXITS, exit_path)
-
-
-@pytest.mark.parametrize("exit_path", list(HELPER_EXITS))
-def test_sync_stream_helper_exit(
-    spans: InMemorySpanExporter, anthropic_server: FakeAnthropicServer, exit_path: str
-) -> None:
-    untraced = helper_sync(anthropic_server, exit_path)
-    tracepond.autolog(providers=["anthropic"])
-    traced = helper_sync(anthropic_server, exit_path)
-    gc.collect()
-    tracepond.autolog(disable=True)
-    assert traced == untraced
-    check(spans, HELPER_EXITS, exit_path)
-
-
-@pytest.mark.parametrize("exit_path", list(HELPER_EXITS))
-async def test_async_stream_helper_exit(
-    spans: InMemorySpanExporter, anthropic_server: FakeAnthropicServer, exit_path: str
-) -> None:
-    untraced = await helper_async(anthropic_server, exit_path)
-    tracepond.autolog(providers=["anthropic"])
-    traced = await helper_async(anthropic_server, exit_path)
-    await settle()
-    tracepond.autolog(disable=True)
-    assert traced == untraced
-    check(spans, HELPER_EXITS, exit_path)
+    check(spans, exits, exit_path)
 
 
 def test_a_helper_stream_dropped_without_its_with_block_ends_when_collected(
