@@ -5,7 +5,8 @@
 the end; also how the fault paths ``drop`` and ``error-event`` are read), ``break`` after two
 items, ``close`` after one, ``with`` (one item inside the block), ``gc`` (dropped unread, then
 collected). They return what the caller saw (``show(item)`` per item, the stream's class name,
-any exception's type and text), so an untraced and a traced run can be compared. Pass the stream
+any exception's type and text), so an untraced and a traced run can be compared. ``EXITS`` says
+what each way out leaves on the span: ``tracepond.stream.outcome`` and the status. Pass the stream
 as the call's argument, unnamed, so that ``gc`` drops the last reference to it.
 """
 
@@ -15,7 +16,18 @@ import gc
 from collections.abc import Callable
 from typing import Any
 
+from opentelemetry.trace import StatusCode
+
 READ_TO_THE_END = ("full", "drop", "error-event")
+# way out -> (tracepond.stream.outcome, span status)
+EXITS = {
+    "full": ("complete", StatusCode.OK),
+    "break": ("stopped", StatusCode.OK),
+    "close": ("closed", StatusCode.OK),
+    "with": ("closed", StatusCode.OK),
+    "gc": ("abandoned", StatusCode.OK),
+    "drop": ("error", StatusCode.ERROR),
+}
 
 
 def leave_sync(stream: Any, exit_path: str, show: Callable[[Any], Any]) -> list[Any]:

@@ -11,23 +11,14 @@ from typing import Any
 import groq
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
 
 import tracepond
-from tests.autolog.stream_exits import leave_async, leave_sync
+from tests.autolog.stream_exits import EXITS, leave_async, leave_sync
 from tracepond.testing.groq import FakeGroqServer
 
 KEY = "gsk_stream_test_key_0123456789"
 MODEL = "llama-3.3-70b-versatile"
 MESSAGES = [{"role": "user", "content": "one two three four five six"}]
-EXITS = {
-    "full": ("complete", StatusCode.OK),
-    "break": ("stopped", StatusCode.OK),
-    "close": ("closed", StatusCode.OK),
-    "with": ("closed", StatusCode.OK),
-    "gc": ("abandoned", StatusCode.OK),
-    "drop": ("error", StatusCode.ERROR),
-}
 
 
 @pytest.fixture

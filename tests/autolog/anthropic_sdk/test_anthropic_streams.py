@@ -14,7 +14,7 @@ from opentelemetry.trace import StatusCode
 
 import tracepond
 from tests.autolog.anthropic_sdk.helpers import MODEL, async_client, content, sync_client
-from tests.autolog.stream_exits import leave_async, leave_sync
+from tests.autolog.stream_exits import EXITS, leave_async, leave_sync
 from tracepond.testing import FakeAnthropicServer
 
 ASK = [{"role": "user", "content": "one two three four five six"}]
@@ -24,15 +24,7 @@ WEATHER = {
     "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}},
 }
 # way out -> (tracepond.stream.outcome, span status)
-RAW_EXITS = {
-    "full": ("complete", StatusCode.OK),
-    "break": ("stopped", StatusCode.OK),
-    "close": ("closed", StatusCode.OK),
-    "with": ("closed", StatusCode.OK),
-    "gc": ("abandoned", StatusCode.OK),
-    "drop": ("error", StatusCode.ERROR),
-    "error-event": ("error", StatusCode.ERROR),
-}
+RAW_EXITS = {**EXITS, "error-event": ("error", StatusCode.ERROR)}
 HELPER_EXITS = {
     "events": ("complete", StatusCode.OK),
     "text_stream": ("complete", StatusCode.OK),
