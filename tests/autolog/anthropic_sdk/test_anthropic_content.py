@@ -224,3 +224,48 @@ def test_a_tool_call_whose_json_breaks_mid_stream_keeps_the_text_that_arrived(
     (part,) = message["parts"]
     assert part["type"] == "tool_call" and part["name"] == "get_weather"
     assert part["arguments"] == '{"city'  # the first half, unparsable, kept as text
+
+
+def run_tool_loop(server: FakeAnthropicServer) -> list[Any]:
+    """The SDK's own tool runner, with a tool that raises: the runner turns the exception into
+    an is_error tool_result and carries on."""
+    from anthropic import beta_tool
+
+    @beta_tool
+    def get_weather(city: str) -> str:
+        """Weather in a city."""
+        raise RuntimeError(f"weather service down for {city}")
+
+    server.reset()
+    with sync_client(server) as client:
+        runner = client.beta.messages.tool_runner(
+            model=MODEL, max_tokens=64, tools=[get_weather], messages=ask("Paris")
+        )
+        return [message.model_dump() for message in runner]
+
+
+def test_an_exception_inside_a_tool_of_the_sdks_tool_runner(
+    spans: InMemorySpanExporter,
+    anthropic_server: FakeAnthropicServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import tracepond
+
+    untraced = run_tool_loop(anthropic_server)
+    tracepond.autolog(providers=["anthropic"])
+    traced = run_tool_loop(anthropic_server)
+    assert traced == untraced
+    assert "weather service down" in caplog.text  # the SDK logged its tool's failure
+    first, second = spans.get_finished_spans()  # one span per model call, none for the tool
+    assert first.status.is_ok and second.status.is_ok  # the tool's error is not the call's
+    tool_turn = content(dict(second.attributes or {}), "gen_ai.input.messages")[-1]
+    assert tool_turn == {
+        "role": "tool",
+        "parts": [
+            {
+                "type": "tool_call_response",
+                "id": "toolu_000001",
+                "response": "RuntimeError('weather service down for Paris')",
+            }
+        ],
+    }
