@@ -344,3 +344,60 @@ def test_secrets_never_reach_the_store(
     assert rows[0][5] == pytest.approx((3 * 3.0 + 4 * 15.0) / 1e6)
     tracepond.configure(store=None)  # the writer lets go of the file
     assert b"T0pS3cretAnthropicKey" not in store_path.read_bytes()
+
+
+GLOBAL_PROVIDER = """
+import json, sys
+import anthropic
+import tracepond
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from tracepond.testing import FakeAnthropicServer
+
+app = InMemorySpanExporter()  # the app's own OpenTelemetry pipeline
+provider = TracerProvider()
+provider.add_span_processor(SimpleSpanProcessor(app))
+trace.set_tracer_provider(provider)
+tracepond.configure(store=None, use_global_provider=sys.argv[1] == "global")
+tracepond.autolog(providers=["anthropic"])
+with FakeAnthropicServer() as server:
+    client = anthropic.Anthropic(api_key="k", base_url=server.base_url, max_retries=0)
+    ask = [{"role": "user", "content": "hi"}]
+    client.messages.create(model="claude-haiku-4-5", max_tokens=8, messages=ask)
+    with client.messages.stream(model="claude-haiku-4-5", max_tokens=8, messages=ask) as s:
+        s.until_done()
+    sent = [r.headers.get("traceparent") for r in server.requests]
+spans = [
+    {"scope": s.instrumentation_scope.name, "span_id": format(s.context.span_id, "016x")}
+    for s in app.get_finished_spans()
+]
+print(json.dumps({"spans": spans, "sent": sent}))
+"""
+
+
+def app_pipeline(mode: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", GLOBAL_PROVIDER, mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[3],
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def test_on_the_apps_global_provider_each_call_is_one_span_not_two() -> None:
+    seen = app_pipeline("global")
+    # tracepond's spans only: the SDK's own span of each call would be the same call again
+    assert [s["scope"] for s in seen["spans"]] == ["tracepond", "tracepond"]
+    # the requests still carry the trace: tracepond's span is the parent the server sees
+    assert [t.split("-")[2] for t in seen["sent"]] == [s["span_id"] for s in seen["spans"]]
+
+
+def test_with_its_own_provider_tracepond_leaves_the_sdks_spans_to_the_app() -> None:
+    seen = app_pipeline("own")
+    assert [s["scope"] for s in seen["spans"]] == ["com.anthropic.sdk.python"] * 2

@@ -15,6 +15,10 @@ method                                  operation    span type     streams
 Every stream ends its span once, on every way out (see :mod:`tracepond.autolog.stream`); the
 ``stream()`` helper's ``close()`` (which its ``with`` block calls) is patched too, because it
 closes the HTTP response rather than the event iterator that the span follows.
+The SDK's own OpenTelemetry span of a call (anthropic 2.x makes one on the app's global
+provider) is left alone, except with ``configure(use_global_provider=True)``: tracepond then
+records on that provider too, and the SDK's span of a call tracepond traces would be the same
+call twice; it is made non-recording (the request still carries tracepond's trace context).
 ``with_raw_response`` / ``with_streaming_response`` call ``create`` and are traced through it;
 those wrappers are cached per resource object, so one that the app created before
 ``autolog()`` keeps calling the unpatched method.
@@ -42,6 +46,7 @@ INSTALL_HINT = 'pip install "tracepond[anthropic]"'
 
 def patch(patcher: Patcher, options: AutologOptions) -> None:
     """Install the anthropic wrappers on ``patcher``."""
+    import anthropic._base_client as base_client
     import anthropic.lib.streaming._beta_messages as beta_helpers
     import anthropic.lib.streaming._messages as helpers
     import anthropic.resources.beta.messages.messages as beta_messages
@@ -73,6 +78,8 @@ def patch(patcher: Patcher, options: AutologOptions) -> None:
     ]
     for helper, closer in closers:
         patcher.wrap(helper, "close", closer)
+    # anthropic 2.x's own span of each call (see operations.sdk_span_wrapper)
+    patcher.wrap(base_client, "start_api_call_span", ops.sdk_span_wrapper, optional=True)
 
 
 # The helper's close() closes the HTTP response; the span follows the helper's _iterator.

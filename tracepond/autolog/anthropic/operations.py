@@ -30,6 +30,7 @@ import anthropic
 import wrapt
 from anthropic import AsyncStream, Stream
 from anthropic._response import APIResponse, AsyncAPIResponse
+from opentelemetry import trace as otel_trace
 
 from tracepond.autolog.anthropic import messages as msg
 from tracepond.autolog.anthropic.streams import MessageStreamAccumulator, record_usage
@@ -38,8 +39,10 @@ from tracepond.autolog.chat_completions.results import TracedRawResponse
 from tracepond.autolog.patching import Wrapper
 from tracepond.autolog.provider import AutologOptions, CallRecord, make_wrapper
 from tracepond.autolog.stream import StreamAccumulator, wrap_stream
+from tracepond.config import get_settings
 from tracepond.conventions import attributes as attr
 from tracepond.conventions.span_types import SpanType
+from tracepond.tracing.provider import TRACER_NAME
 
 # Client class -> gen_ai.provider.name, for the clients that are not Anthropic's own API.
 _PLATFORMS: tuple[tuple[tuple[type, ...], str], ...] = (
@@ -202,3 +205,47 @@ class _AsyncTracedManager(_ManagerCore):
 
     async def __aexit__(self, exc_type: Any, exc: Any, traceback: Any) -> Any:
         return await self.__wrapped__.__aexit__(exc_type, exc, traceback)
+
+
+# --- the SDK's own span -----------------------------------------------------------------------
+# anthropic 2.x starts an OpenTelemetry span of its own per call, on the app's global provider.
+# With use_global_provider, tracepond records on that provider too, so the SDK's span would be
+# the same call stored a second time (its tokens counted twice in the trace). Inside a call that
+# tracepond traces, the SDK gets a tracer whose spans only carry tracepond's span context: it
+# records nothing, and the request still propagates the trace (traceparent is tracepond's span).
+
+_PROVIDERS = frozenset(name for _classes, name in _PLATFORMS) | {"anthropic"}
+
+
+class _ParentOnlyTracer(otel_trace.NoOpTracer):
+    def start_span(self, name: str, context: Any = None, *args: Any, **kwargs: Any) -> Any:
+        parent = otel_trace.get_current_span(context).get_span_context()
+        return otel_trace.NonRecordingSpan(parent)
+
+
+_PARENT_ONLY = _ParentOnlyTracer()
+
+
+def sdk_span_wrapper(
+    wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> Any:
+    """Wraps ``anthropic._base_client.start_api_call_span(tracer, ...)``."""
+    if (
+        args
+        and get_settings().use_global_provider
+        and _is_traced_call(otel_trace.get_current_span())
+    ):
+        args = (_PARENT_ONLY, *args[1:])
+    return wrapped(*args, **kwargs)
+
+
+def _is_traced_call(span: Any) -> bool:
+    """True when ``span`` is tracepond's span of an anthropic call (the shell makes it current)."""
+    scope = getattr(span, "instrumentation_scope", None)
+    if getattr(scope, "name", None) != TRACER_NAME:
+        return False
+    attributes = getattr(span, "attributes", None) or {}
+    return bool(
+        attributes.get(attr.SPAN_TYPE) == SpanType.CHAT_MODEL
+        and attributes.get(attr.GEN_AI_PROVIDER_NAME) in _PROVIDERS
+    )
