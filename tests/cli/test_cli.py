@@ -178,7 +178,7 @@ def test_doctor_reports_store_and_providers(demo_store: tuple[Path, str]) -> Non
     out = result.stdout
     assert "schema version:" in out and "dropped spans:   0" in out
     assert "traces:          4" in out
-    for provider in ("openai", "groq", "bedrock"):
+    for provider in ("openai", "groq", "anthropic", "bedrock"):
         assert f"  {provider}" in out
 
 

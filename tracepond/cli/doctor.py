@@ -23,6 +23,7 @@ def doctor(store: str | None) -> None:
 _PROVIDER_PACKAGES = {
     "openai": "openai",
     "groq": "groq",
+    "anthropic": "anthropic",
     "bedrock": "boto3",
     "bedrock (async)": "aiobotocore",
     "gemini": "google.genai",
