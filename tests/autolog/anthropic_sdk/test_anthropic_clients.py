@@ -401,3 +401,22 @@ def test_on_the_apps_global_provider_each_call_is_one_span_not_two() -> None:
 def test_with_its_own_provider_tracepond_leaves_the_sdks_spans_to_the_app() -> None:
     seen = app_pipeline("own")
     assert [s["scope"] for s in seen["spans"]] == ["com.anthropic.sdk.python"] * 2
+
+
+def test_a_streaming_response_left_mid_stream_ends_its_span_once(
+    traced: InMemorySpanExporter, anthropic_server: FakeAnthropicServer
+) -> None:
+    with (
+        sync_client(anthropic_server) as client,
+        client.messages.with_streaming_response.create(
+            model=MODEL, max_tokens=8, messages=ASK, stream=True
+        ) as response,
+    ):
+        for event in response.parse():
+            assert event.type == "message_start"
+            break
+    (span,) = traced.get_finished_spans()
+    a = dict(span.attributes or {})
+    assert a["tracepond.stream.outcome"] == "stopped"
+    assert span.status.status_code == StatusCode.OK
+    assert a["gen_ai.response.id"] == "msg_000001"
