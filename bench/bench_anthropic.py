@@ -48,9 +48,9 @@ def main() -> None:
                 client = anthropic.Anthropic(
                     api_key="sk-ant-bench", base_url=server.base_url, max_retries=0
                 )
-                results = run_autolog(client, VARIANTS, calls, args.rounds, ["anthropic"])
+                results = run_autolog(client, VARIANTS, calls, args.rounds, ["anthropic"], store)
         else:
-            results = run_autolog(mock_client(), VARIANTS, calls, args.rounds, ["anthropic"])
+            results = run_autolog(mock_client(), VARIANTS, calls, args.rounds, ["anthropic"], store)
         print(versions(["anthropic", "httpx2", "tracepond"]))
         print(f"load average before: {load}; after: {loadavg()}")
         traced_calls = len(VARIANTS) * (calls * args.rounds + max(calls // 10, 20))
