@@ -357,9 +357,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from tracepond.testing import FakeAnthropicServer
 
 app = InMemorySpanExporter()  # the app's own OpenTelemetry pipeline
-provider = TracerProvider()
-provider.add_span_processor(SimpleSpanProcessor(app))
-trace.set_tracer_provider(provider)
+if sys.argv[1] != "no-otel":
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(app))
+    trace.set_tracer_provider(provider)
 tracepond.configure(store=None, use_global_provider=sys.argv[1] == "global")
 tracepond.autolog(providers=["anthropic"])
 with FakeAnthropicServer() as server:
@@ -401,6 +402,13 @@ def test_on_the_apps_global_provider_each_call_is_one_span_not_two() -> None:
 def test_with_its_own_provider_tracepond_leaves_the_sdks_spans_to_the_app() -> None:
     seen = app_pipeline("own")
     assert [s["scope"] for s in seen["spans"]] == ["com.anthropic.sdk.python"] * 2
+    assert all(sent for sent in seen["sent"])  # and the SDK propagates its spans, as ever
+
+
+def test_in_an_app_without_opentelemetry_the_request_goes_out_as_untraced() -> None:
+    seen = app_pipeline("no-otel")
+    assert seen["spans"] == []
+    assert seen["sent"] == [None, None]  # no trace context: untraced, the SDK sends none either
 
 
 def test_a_streaming_response_left_mid_stream_ends_its_span_once(

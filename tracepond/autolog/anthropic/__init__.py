@@ -16,9 +16,10 @@ Every stream ends its span once, on every way out (see :mod:`tracepond.autolog.s
 ``stream()`` helper's ``close()`` (which its ``with`` block calls) is patched too, because it
 closes the HTTP response rather than the event iterator that the span follows.
 The SDK's own OpenTelemetry span of a call (anthropic 2.x makes one on the app's global
-provider) is left alone, except with ``configure(use_global_provider=True)``: tracepond then
-records on that provider too, and the SDK's span of a call tracepond traces would be the same
-call twice; it is made non-recording (the request still carries tracepond's trace context).
+provider) stays the app's, except inside a call tracepond traces when it would be a duplicate
+(``configure(use_global_provider=True)``: made non-recording, the request still carries the trace
+context) or would record nothing (no SDK provider in the app: left out, so the request goes out as
+it does untraced); see ``operations.sdk_span_wrapper``.
 ``with_raw_response`` / ``with_streaming_response`` call ``create`` and are traced through it;
 those wrappers are cached per resource object, so one that the app created before
 ``autolog()`` keeps calling the unpatched method.

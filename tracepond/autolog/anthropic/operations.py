@@ -208,13 +208,20 @@ class _AsyncTracedManager(_ManagerCore):
 
 
 # --- the SDK's own span -----------------------------------------------------------------------
-# anthropic 2.x starts an OpenTelemetry span of its own per call, on the app's global provider.
-# With use_global_provider, tracepond records on that provider too, so the SDK's span would be
-# the same call stored a second time (its tokens counted twice in the trace). Inside a call that
-# tracepond traces, the SDK gets a tracer whose spans only carry tracepond's span context: it
-# records nothing, and the request still propagates the trace (traceparent is tracepond's span).
+# anthropic 2.x starts an OpenTelemetry span of its own per call, on the app's global provider,
+# and sends its trace context with the request. Inside a call that tracepond traces:
+# - with use_global_provider, tracepond records on that provider too, so the SDK's span would be
+#   the same call stored a second time (its tokens counted twice in the trace): the SDK gets a
+#   tracer whose spans record nothing and carry tracepond's span context, which the request
+#   still propagates;
+# - when the app has no OpenTelemetry SDK provider, the SDK's span would record nothing, and its
+#   only effect would be to put tracepond's private trace context on the wire (and to spend as
+#   much time as tracepond's own recording): the SDK gets no span, and the request goes out
+#   exactly as it does untraced;
+# - an app with its own provider keeps the SDK's spans, as without tracepond.
 
 _PROVIDERS = frozenset(name for _classes, name in _PLATFORMS) | {"anthropic"}
+_NO_SDK_PROVIDER = (otel_trace.ProxyTracerProvider, otel_trace.NoOpTracerProvider)
 
 
 class _ParentOnlyTracer(otel_trace.NoOpTracer):
@@ -230,12 +237,11 @@ def sdk_span_wrapper(
     wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> Any:
     """Wraps ``anthropic._base_client.start_api_call_span(tracer, ...)``."""
-    if (
-        args
-        and get_settings().use_global_provider
-        and _is_traced_call(otel_trace.get_current_span())
-    ):
-        args = (_PARENT_ONLY, *args[1:])
+    if args and _is_traced_call(otel_trace.get_current_span()):
+        if get_settings().use_global_provider:
+            args = (_PARENT_ONLY, *args[1:])
+        elif isinstance(otel_trace.get_tracer_provider(), _NO_SDK_PROVIDER):
+            return None  # what the SDK itself returns for a span it would not record or send
     return wrapped(*args, **kwargs)
 
 
