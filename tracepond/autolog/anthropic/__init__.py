@@ -19,7 +19,7 @@ The SDK's own OpenTelemetry span of a call (anthropic 2.x makes one on the app's
 provider) stays the app's, except inside a call tracepond traces when it would be a duplicate
 (``configure(use_global_provider=True)``: made non-recording, the request still carries the trace
 context) or would record nothing (no SDK provider in the app: left out, so the request goes out as
-it does untraced); see ``operations.sdk_span_wrapper``.
+it does untraced); see :mod:`~tracepond.autolog.anthropic.sdk_spans`.
 ``with_raw_response`` / ``with_streaming_response`` call ``create`` and are traced through it;
 those wrappers are cached per resource object, so one that the app created before
 ``autolog()`` keeps calling the unpatched method.
@@ -54,6 +54,7 @@ def patch(patcher: Patcher, options: AutologOptions) -> None:
     import anthropic.resources.messages.messages as messages
 
     from tracepond.autolog.anthropic import operations as ops
+    from tracepond.autolog.anthropic import sdk_spans
 
     for module in (messages, beta_messages):
         for cls, is_async in ((module.Messages, False), (module.AsyncMessages, True)):
@@ -79,8 +80,8 @@ def patch(patcher: Patcher, options: AutologOptions) -> None:
     ]
     for helper, closer in closers:
         patcher.wrap(helper, "close", closer)
-    # anthropic 2.x's own span of each call (see operations.sdk_span_wrapper)
-    patcher.wrap(base_client, "start_api_call_span", ops.sdk_span_wrapper, optional=True)
+    # anthropic 2.x's own span of each call (see sdk_spans)
+    patcher.wrap(base_client, "start_api_call_span", sdk_spans.sdk_span_wrapper, optional=True)
 
 
 # The helper's close() closes the HTTP response; the span follows the helper's _iterator.
