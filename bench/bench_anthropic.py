@@ -1,61 +1,123 @@
-"""Time autolog adds to ``messages.create`` and a 20-event stream on the real anthropic client.
+"""Time a tracer adds to ``messages.create`` and a 20-event stream on the real anthropic client.
 
-    python bench/bench_anthropic.py            # 3 rounds x 1,500 calls per variant
-    python bench/bench_anthropic.py --quick    # 3 rounds x 200 calls
-    python bench/bench_anthropic.py --server   # over HTTP to FakeAnthropicServer instead
+    python bench/bench_anthropic.py --peer tracepond
+    bench/.venv-anthropic-openllmetry/bin/python bench/bench_anthropic.py --peer openllmetry
+    bench/.venv-anthropic-openinference/bin/python bench/bench_anthropic.py --peer openinference
+    python bench/bench_anthropic.py --peer none       # tracer off in both columns: the noise
+    ... --quick                                        # 3 rounds x 200 calls
 
-The real ``anthropic.Anthropic`` client sends every request through ``httpx2.MockTransport``
-(canned bytes, no network: what is measured is the client plus tracepond; bench/_anthropic_canned.py):
-``messages.create``, ``messages.create(stream=True)`` read to the end (20 events), and the
-``messages.stream()`` helper over the same events read with ``get_final_text()``. Untraced and
-traced calls run in the same process in interleaved rounds (``autolog(providers=["anthropic"])``
-switched off and on between batches), each call timed alone; the table is bench_openai.py's.
-Traced calls write to a real DuckDB store in a temporary directory.
+The real ``anthropic.Anthropic`` client over ``httpx2.MockTransport`` (canned bytes, no network;
+bench/_anthropic_canned.py): ``messages.create``, ``messages.create(stream=True)`` read to the
+end (20 events), and the ``messages.stream()`` helper over the same events read with
+``get_final_text()``. Bare and traced batches interleave in one process (the tracer switched off
+and on between batches), each call timed alone; the table is bench/_timing.py's, the rounds
+bench/_peers.py's, as for the OpenAI and Gemini benchmarks. tracepond writes to a real DuckDB
+store in a temporary directory; the peers (OpenTelemetry instrumentors, each in its own venv, see
+bench/README.md) export OTLP protobuf to a file through an SDK BatchSpanProcessor. After each
+variant the traces the tracer kept so far are printed, so a variant it does not trace shows.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
-
-import anthropic
-
-import tracepond
-from tracepond.testing import FakeAnthropicServer
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _anthropic_canned import VARIANTS, mock_client
-from _autolog_timing import report_autolog, run_autolog
-from _timing import loadavg, versions
+from _peers import NoPeer, OtelPeer, loadavg, run, versions
+from _timing import Samples, print_table
+
+
+class Tracepond(NoPeer):
+    name = "tracepond"
+    packages = ("tracepond", "duckdb")
+
+    def __init__(self, tmp: Path, args: argparse.Namespace | None = None) -> None:
+        import tracepond
+
+        super().__init__(tmp)
+        self.tracepond = tracepond
+        self.store = str(tmp / "bench.duckdb")
+        tracepond.configure(store=self.store)
+
+    def enable(self) -> None:
+        self.tracepond.autolog(providers=["anthropic"])
+
+    def disable(self) -> None:
+        self.tracepond.autolog(disable=True)
+
+    def flush(self) -> None:
+        self.tracepond.flush()
+
+    def stored(self) -> int:
+        rows = self.tracepond.sql("SELECT count(*) FROM traces", store=self.store).fetchall()
+        return int(rows[0][0])
+
+    def describe(self) -> str:
+        return "tracepond.autolog(providers=['anthropic']), DuckDB store in a temp dir"
+
+
+class OpenLLMetry(OtelPeer):
+    name = "openllmetry"
+    packages = ("opentelemetry-instrumentation-anthropic", "opentelemetry-sdk")
+
+    def make_instrumentor(self) -> Any:
+        from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
+
+        return AnthropicInstrumentor()
+
+
+class OpenInference(OtelPeer):
+    name = "openinference"
+    packages = ("openinference-instrumentation-anthropic", "opentelemetry-sdk")
+
+    def make_instrumentor(self) -> Any:
+        from openinference.instrumentation.anthropic import AnthropicInstrumentor
+
+        return AnthropicInstrumentor()
+
+
+PEERS: dict[str, type[NoPeer]] = {
+    "none": NoPeer,
+    "tracepond": Tracepond,
+    "openllmetry": OpenLLMetry,
+    "openinference": OpenInference,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--peer", choices=sorted(PEERS), required=True)
     parser.add_argument("--quick", action="store_true", help="3 rounds x 200 calls")
     parser.add_argument("--calls", type=int, default=None, help="calls per variant per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--server", action="store_true", help="HTTP to FakeAnthropicServer")
     args = parser.parse_args()
     calls = args.calls or (200 if args.quick else 1500)
     load = loadavg()
     with tempfile.TemporaryDirectory() as tmp:
-        store = Path(tmp) / "bench.duckdb"
-        tracepond.configure(store=str(store))
-        if args.server:
-            with FakeAnthropicServer() as server:
-                client = anthropic.Anthropic(
-                    api_key="sk-ant-bench", base_url=server.base_url, max_retries=0
-                )
-                results = run_autolog(client, VARIANTS, calls, args.rounds, ["anthropic"], store)
-        else:
-            results = run_autolog(mock_client(), VARIANTS, calls, args.rounds, ["anthropic"], store)
-        print(versions(["anthropic", "httpx2", "tracepond"]))
-        print(f"load average before: {load}; after: {loadavg()}")
+        peer = PEERS[args.peer](Path(tmp), args)
+        client = mock_client()
+        results: dict[str, tuple[Samples, Samples]] = {}
+        kept = []
+        for variant in VARIANTS:  # one variant at a time, to count what each one left stored
+            results.update(run(peer, client, [variant], calls, args.rounds))
+            kept.append(f"{variant[0]} {peer.stored():,}")
+        print(f"peer: {peer.name} ({peer.describe()})")
+        print(versions(("anthropic", "httpx2", *peer.packages)))
+        print(f"load average before: {load}; after: {loadavg()}; cpus: {os.cpu_count()}")
+        print_table(results)
         traced_calls = len(VARIANTS) * (calls * args.rounds + max(calls // 10, 20))
-        report_autolog(results, store, traced_calls)
-        tracepond.configure(store=None)
+        print(f"traces kept after each variant: {'; '.join(kept)}")
+        print(f"traces stored: {peer.stored()} of {traced_calls} traced calls (warm-up included)")
+        print(
+            f"microseconds per call, {calls * args.rounds} traced calls per variant; added cpu ="
+            " caller-thread CPU; added all-thr cpu = process CPU of every thread (background"
+            " writers too) per call, loops and flush"
+        )
 
 
 if __name__ == "__main__":
