@@ -1,4 +1,4 @@
-"""The Anthropic workload shared by bench_anthropic.py and bench_peers_anthropic.py.
+"""The Anthropic workload of bench_anthropic.py.
 
 The real ``anthropic.Anthropic`` client over ``httpx2.MockTransport`` (the http library
 anthropic 2.x uses): canned bytes, no network, so what is measured is the client plus whatever
