@@ -46,6 +46,39 @@ class NoPeer:
         return "no tracer"
 
 
+class TracepondPeer(NoPeer):
+    """tracepond itself as a column: ``autolog(providers=[provider])`` on and off between
+    batches, writing to a DuckDB store in the temporary directory. Subclasses set ``provider``."""
+
+    name = "tracepond"
+    packages = ("tracepond", "duckdb")
+    provider = ""
+
+    def __init__(self, tmp: Path, args: argparse.Namespace | None = None) -> None:
+        import tracepond
+
+        super().__init__(tmp)
+        self.tracepond = tracepond
+        self.store = str(tmp / "bench.duckdb")
+        tracepond.configure(store=self.store)
+
+    def enable(self) -> None:
+        self.tracepond.autolog(providers=[self.provider])
+
+    def disable(self) -> None:
+        self.tracepond.autolog(disable=True)
+
+    def flush(self) -> None:
+        self.tracepond.flush()
+
+    def stored(self) -> int:
+        rows = self.tracepond.sql("SELECT count(*) FROM traces", store=self.store).fetchall()
+        return int(rows[0][0])
+
+    def describe(self) -> str:
+        return f"tracepond.autolog(providers=[{self.provider!r}]), DuckDB store in a temp dir"
+
+
 class OtelPeer(NoPeer):
     """An instrumentor on an OTel SDK TracerProvider exporting OTLP protobuf to a file."""
 

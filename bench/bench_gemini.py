@@ -35,37 +35,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _gemini_canned import VARIANTS, mock_client
-from _peers import NoPeer, OtelPeer, loadavg, run, versions
+from _peers import NoPeer, OtelPeer, TracepondPeer, loadavg, run, versions
 from _timing import print_table
 
 
-class Tracepond(NoPeer):
-    name = "tracepond"
-    packages = ("tracepond", "duckdb")
-
-    def __init__(self, tmp: Path, args: argparse.Namespace | None = None) -> None:
-        import tracepond
-
-        super().__init__(tmp)
-        self.tracepond = tracepond
-        self.store = str(tmp / "bench.duckdb")
-        tracepond.configure(store=self.store)
-
-    def enable(self) -> None:
-        self.tracepond.autolog(providers=["gemini"])
-
-    def disable(self) -> None:
-        self.tracepond.autolog(disable=True)
-
-    def flush(self) -> None:
-        self.tracepond.flush()
-
-    def stored(self) -> int:
-        rows = self.tracepond.sql("SELECT count(*) FROM traces", store=self.store).fetchall()
-        return int(rows[0][0])
-
-    def describe(self) -> str:
-        return "tracepond.autolog(providers=['gemini']), DuckDB store in a temp dir"
+class Tracepond(TracepondPeer):
+    provider = "gemini"
 
 
 class OpenLLMetry(OtelPeer):
