@@ -40,6 +40,7 @@ __all__ = [
     "PROVIDERS",
     "AutologOptions",
     "autolog",
+    "is_patched",
     "patched",
     "register_provider",
     "unregister_provider",
@@ -52,6 +53,8 @@ PROVIDERS: dict[str, str] = {
     "groq": "tracepond.autolog.groq",
     "bedrock": "tracepond.autolog.bedrock",
     "gemini": "tracepond.autolog.gemini",
+    "openai_agents": "tracepond.autolog.openai_agents",
+    "langchain": "tracepond.autolog.langchain",
 }
 
 _lock = threading.Lock()
@@ -136,6 +139,12 @@ def patched() -> dict[str, list[str]]:
     """What autolog has patched now: provider -> patched method labels."""
     with _lock:
         return {name: patcher.patched for name, patcher in _patchers.items()}
+
+
+def is_patched(name: str) -> bool:
+    """Whether autolog traces provider ``name`` now. Framework integrations ask it on each model
+    call (a dict lookup, no lock), to leave a call to the provider's own span when there is one."""
+    return name in _patchers
 
 
 def _validated_names(providers: Iterable[str] | None) -> list[str]:

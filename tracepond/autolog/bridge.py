@@ -1,0 +1,168 @@
+"""Spans for frameworks that report their own steps: the Agents SDK's tracing processor and
+LangChain's callbacks both tell tracepond "step X started (under step Y)" and "step X ended".
+
+A :class:`SpanBridge` turns those events into tracepond spans keyed by the framework's own ids:
+
+- a step's span is a child of its parent step's span when the framework names one that is open,
+  else of whatever span is current (the app's own ``start_span`` around the run, say);
+- the span is made current while the step runs (``attach``), so what the step calls, an OpenAI
+  client that autolog traces or the app's ``@trace`` function, nests under it in the same trace;
+- ``end`` restores the context only when this step's context is still the current one. Frameworks
+  end steps from other tasks at times (an abandoned async generator is finalized wherever), and
+  restoring a context there would raise inside OpenTelemetry and log an error on every such step.
+
+Nothing here raises into the framework: callers wrap each event in ``log_internal_error``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+
+from tracepond.autolog.provider import AutologOptions
+from tracepond.config import get_settings
+from tracepond.tracing import attributes as attr
+from tracepond.tracing.provider import get_tracer
+from tracepond.tracing.serialize import DROP, encode, redact_text
+from tracepond.tracing.spans import (
+    LiveSpan,
+    end_span,
+    record_error,
+    start_attributes,
+    track_local_root,
+)
+
+# Steps that never end (a framework bug, a crashed worker) must not grow the table forever.
+_MAX_OPEN = 10_000
+
+
+@dataclass
+class OpenStep:
+    """A framework step being recorded: its span and the context attached for it."""
+
+    span: Span
+    token: object | None
+    context: otel_context.Context | None
+    extra: dict[str, Any]
+
+
+class SpanBridge:
+    """Open spans of one framework integration, by the framework's step id."""
+
+    def __init__(self, options: AutologOptions) -> None:
+        self.options = options
+        self._open: dict[Hashable, OpenStep] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def capture(self) -> bool:
+        """Whether content (inputs, outputs, messages) is recorded now."""
+        return self.options.capture(get_settings())
+
+    def start(
+        self,
+        key: Hashable,
+        name: str,
+        span_type: str,
+        *,
+        parent: Hashable | None = None,
+        attributes: Mapping[str, Any] | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+        attach: bool = True,
+    ) -> OpenStep:
+        """Start the span of step ``key`` under step ``parent`` (or the current span)."""
+        parent_step = self._open.get(parent) if parent is not None else None
+        parent_context = (
+            otel_trace.set_span_in_context(parent_step.span) if parent_step is not None else None
+        )
+        span = get_tracer().start_span(
+            name,
+            context=parent_context,
+            kind=kind,
+            attributes=start_attributes(span_type, attributes),
+        )
+        if span.is_recording():
+            track_local_root(span)
+        token: object | None = None
+        context: otel_context.Context | None = None
+        if attach:
+            context = otel_trace.set_span_in_context(span)  # on the current context: keeps its keys
+            token = otel_context.attach(context)
+        step = OpenStep(span, token, context, {})
+        with self._lock:
+            if len(self._open) >= _MAX_OPEN:
+                for stale in list(self._open)[: _MAX_OPEN // 2]:
+                    self._open.pop(stale, None)
+            self._open[key] = step
+        return step
+
+    def get(self, key: Hashable) -> OpenStep | None:
+        return self._open.get(key)
+
+    def end(
+        self,
+        key: Hashable,
+        error: BaseException | None = None,
+        *,
+        error_type: str | None = None,
+        message: str | None = None,
+    ) -> OpenStep | None:
+        """End step ``key``'s span: OK, or ERROR from ``error`` (the exception event too) or
+        from ``error_type`` / ``message`` (a framework that reports errors as data)."""
+        with self._lock:
+            step = self._open.pop(key, None)
+        if step is None:
+            return None
+        if step.token is not None and otel_context.get_current() is step.context:
+            otel_context.detach(step.token)  # type: ignore[arg-type]
+        span = step.span
+        if error is not None:
+            record_error(span, error)
+        elif error_type is not None and span.is_recording():
+            span.set_attribute(attr.ERROR_TYPE, error_type)
+            text = redact_text(f"{error_type}: {message}" if message else error_type)
+            span.set_status(Status(StatusCode.ERROR, text[:1024]))
+        end_span(span)
+        return step
+
+    def set_inputs(self, step: OpenStep, value: Any) -> None:
+        if value is not None and self.capture():
+            LiveSpan(step.span).set_inputs(value)
+
+    def set_outputs(self, step: OpenStep, value: Any) -> None:
+        if value is not None and self.capture():
+            LiveSpan(step.span).set_outputs(value)
+
+    def set_content(self, step: OpenStep, key: str, value: Any, kind: str = "inputs") -> None:
+        """A content attribute other than inputs/outputs (tool arguments and results): text
+        kept as text, anything else as JSON, redacted and capped like inputs, after the user's
+        redact hook (told ``kind``); nothing when content capture is off."""
+        if value is None or not self.capture() or not step.span.is_recording():
+            return
+        settings = get_settings()
+        if settings.redact is not None:
+            try:
+                value = settings.redact(getattr(step.span, "name", ""), kind, value)
+            except Exception:
+                value = DROP  # the hook failed: what it was meant to clean is not stored as is
+            if value is DROP:
+                step.span.set_attribute(attr.CONTENT_DROPPED, True)
+                return
+        if isinstance(value, str):
+            text = redact_text(value)[: settings.max_value_bytes]
+        else:
+            text, _ = encode(value, settings.max_value_bytes)
+        step.span.set_attribute(key, text)
+
+    def set_attributes(self, step: OpenStep, attributes: Mapping[str, Any]) -> None:
+        live = LiveSpan(step.span)
+        for key, value in attributes.items():
+            live.set_attribute(key, value)
