@@ -19,12 +19,6 @@ from tracepond.tracing.span_types import SpanType
 
 AGENT = SpanType.AGENT
 
-# Attribute names of the GenAI conventions for agents and tools (v1.41).
-GEN_AI_AGENT_NAME = "gen_ai.agent.name"
-GEN_AI_TOOL_NAME = "gen_ai.tool.name"
-GEN_AI_TOOL_TYPE = "gen_ai.tool.type"
-GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
-GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
 # The SDK's own details, under its name.
 SDK_TRACE_ID = "openai_agents.trace_id"
 SDK_SPAN_KIND = "openai_agents.span.type"
@@ -49,14 +43,14 @@ def plan_for(data: Any) -> Plan | None:
     kind = data.type
     base: dict[str, Any] = {SDK_SPAN_KIND: kind}
     if kind == "agent":
-        base.update({attr.GEN_AI_OPERATION_NAME: "invoke_agent", GEN_AI_AGENT_NAME: data.name})
+        base.update({attr.GEN_AI_OPERATION_NAME: "invoke_agent", attr.GEN_AI_AGENT_NAME: data.name})
         return f"invoke_agent {data.name}", AGENT, base
     if kind == "function":
         base.update(
             {
                 attr.GEN_AI_OPERATION_NAME: "execute_tool",
-                GEN_AI_TOOL_NAME: data.name,
-                GEN_AI_TOOL_TYPE: "extension" if data.mcp_data else "function",
+                attr.GEN_AI_TOOL_NAME: data.name,
+                attr.GEN_AI_TOOL_TYPE: "extension" if data.mcp_data else "function",
             }
         )
         return f"execute_tool {data.name}", SpanType.TOOL, base
@@ -119,10 +113,10 @@ def record_end(bridge: SpanBridge, step: OpenStep, data: Any) -> None:
 def _record_tool(bridge: SpanBridge, step: OpenStep, data: Any) -> None:
     arguments = _parsed(data.input)
     bridge.set_inputs(step, arguments)
-    bridge.set_content(step, GEN_AI_TOOL_CALL_ARGUMENTS, arguments, "inputs")
+    bridge.set_content(step, attr.GEN_AI_TOOL_CALL_ARGUMENTS, arguments, "inputs")
     output = plain(data.output)
     bridge.set_outputs(step, output)
-    bridge.set_content(step, GEN_AI_TOOL_CALL_RESULT, output, "outputs")
+    bridge.set_content(step, attr.GEN_AI_TOOL_CALL_RESULT, output, "outputs")
     if data.mcp_data:
         bridge.set_attributes(step, {"openai_agents.mcp_data": data.mcp_data})
 
