@@ -40,7 +40,6 @@ __all__ = [
     "PROVIDERS",
     "AutologOptions",
     "autolog",
-    "is_patched",
     "patched",
     "register_provider",
     "unregister_provider",
@@ -139,12 +138,6 @@ def patched() -> dict[str, list[str]]:
     """What autolog has patched now: provider -> patched method labels."""
     with _lock:
         return {name: patcher.patched for name, patcher in _patchers.items()}
-
-
-def is_patched(name: str) -> bool:
-    """Whether autolog traces provider ``name`` now. Framework integrations ask it on each model
-    call (a dict lookup, no lock), to leave a call to the provider's own span when there is one."""
-    return name in _patchers
 
 
 def _validated_names(providers: Iterable[str] | None) -> list[str]:

@@ -11,21 +11,28 @@ A :class:`SpanBridge` turns those events into tracepond spans keyed by the frame
   end steps from other tasks at times (an abandoned async generator is finalized wherever), and
   restoring a context there would raise inside OpenTelemetry and log an error on every such step.
 
+Model calls: a framework's model step (``record_calls=True``, or ``defer`` for one whose span is
+only wanted when no provider span records the call) carries a list in its context under
+``provider.PROVIDER_CALLS``; every autolog provider span started inside joins it. At the end the
+integration looks at ``step.provider_calls``: a provider span recorded the call (its model,
+tokens and cost), or none did and the framework's own account is the record.
+
 Nothing here raises into the framework: callers wrap each event in ``log_internal_error``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from tracepond.autolog.provider import AutologOptions
+from tracepond.autolog.provider import PROVIDER_CALLS, AutologOptions
 from tracepond.config import get_settings
 from tracepond.tracing import attributes as attr
 from tracepond.tracing.provider import get_tracer
@@ -49,7 +56,11 @@ class OpenStep:
     span: Span
     token: object | None
     context: otel_context.Context | None
-    extra: dict[str, Any]
+    provider_calls: list[Span] | None = None  # provider spans started inside (model steps)
+    start_ns: int = 0
+    parent: Span | None = None  # a deferred step's parent span
+    # What the step's span records only if no provider span recorded the call (model, usage).
+    fallback: dict[str, Any] = field(default_factory=dict)
 
 
 class SpanBridge:
@@ -76,27 +87,63 @@ class SpanBridge:
         parent: Hashable | None = None,
         attributes: Mapping[str, Any] | None = None,
         kind: SpanKind = SpanKind.INTERNAL,
-        attach: bool = True,
+        record_calls: bool = False,
     ) -> OpenStep:
-        """Start the span of step ``key`` under step ``parent`` (or the current span)."""
-        parent_step = self._open.get(parent) if parent is not None else None
-        parent_context = (
-            otel_trace.set_span_in_context(parent_step.span) if parent_step is not None else None
+        """Start the span of step ``key`` under step ``parent`` (or the current span) and make
+        it current; ``record_calls``: a model step that provider spans inside join."""
+        span = self._new_span(name, span_type, self._parent_span(parent), attributes, kind)
+        calls: list[Span] | None = [] if record_calls else None
+        context = otel_trace.set_span_in_context(span)  # on the current context: keeps its keys
+        context = otel_context.set_value(PROVIDER_CALLS, calls, context)
+        return self._enter(key, OpenStep(span, None, context, calls))
+
+    def defer(self, key: Hashable, *, parent: Hashable | None = None) -> OpenStep:
+        """A model step whose span waits for its end (:meth:`materialize`): none is started, the
+        parent stays current, and provider spans inside join ``provider_calls``."""
+        calls: list[Span] = []
+        context = otel_context.set_value(PROVIDER_CALLS, calls)
+        step = OpenStep(
+            otel_trace.INVALID_SPAN, None, context, calls, time.time_ns(), self._parent_span(parent)
         )
+        return self._enter(key, step)
+
+    def materialize(
+        self,
+        step: OpenStep,
+        name: str,
+        span_type: str,
+        attributes: Mapping[str, Any] | None = None,
+        kind: SpanKind = SpanKind.INTERNAL,
+    ) -> None:
+        """Give a deferred step its span now, started when the step started."""
+        step.span = self._new_span(name, span_type, step.parent, attributes, kind, step.start_ns)
+
+    def _parent_span(self, parent: Hashable | None) -> Span | None:
+        parent_step = self._open.get(parent) if parent is not None else None
+        return parent_step.span if parent_step is not None else None
+
+    def _new_span(
+        self,
+        name: str,
+        span_type: str,
+        parent: Span | None,
+        attributes: Mapping[str, Any] | None,
+        kind: SpanKind,
+        start_ns: int | None = None,
+    ) -> Span:
         span = get_tracer().start_span(
             name,
-            context=parent_context,
+            context=otel_trace.set_span_in_context(parent) if parent is not None else None,
             kind=kind,
             attributes=start_attributes(span_type, attributes),
+            start_time=start_ns,
         )
         if span.is_recording():
             track_local_root(span)
-        token: object | None = None
-        context: otel_context.Context | None = None
-        if attach:
-            context = otel_trace.set_span_in_context(span)  # on the current context: keeps its keys
-            token = otel_context.attach(context)
-        step = OpenStep(span, token, context, {})
+        return span
+
+    def _enter(self, key: Hashable, step: OpenStep) -> OpenStep:
+        step.token = otel_context.attach(step.context)  # type: ignore[arg-type]
         with self._lock:
             if len(self._open) >= _MAX_OPEN:
                 for stale in list(self._open)[: _MAX_OPEN // 2]:
@@ -132,6 +179,16 @@ class SpanBridge:
             span.set_status(Status(StatusCode.ERROR, text[:1024]))
         end_span(span)
         return step
+
+    def end_all(self) -> None:
+        """End every open span (the integration is being switched off mid-run: the framework
+        will not report their ends to it any more). Contexts are not restored: they belong to
+        the framework's tasks, which restore their own when their steps unwind."""
+        with self._lock:
+            open_steps = list(self._open.values())
+            self._open.clear()
+        for step in reversed(open_steps):  # children first
+            end_span(step.span)
 
     def set_inputs(self, step: OpenStep, value: Any) -> None:
         if value is not None and self.capture():

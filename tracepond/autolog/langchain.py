@@ -1,5 +1,5 @@
-"""Autolog for LangChain and LangGraph (``langchain-core`` 0.3 and later, tested with 1.8 and
-``langgraph`` 1.2).
+"""Autolog for LangChain and LangGraph (``langchain-core`` 1.8 and ``langgraph`` 1.2 and later in
+those lines; tested with langchain-core 1.8.3, langgraph 1.2.24, langchain-openai 1.8.1).
 
 ``patch()`` installs one callback handler for every LangChain run in the process, through
 LangChain's own ``register_configure_hook`` (the way its LangSmith tracer is installed): every

@@ -72,13 +72,21 @@ class TracepondCallbackHandler(BaseCallbackHandler):
         span_type: str,
         attributes: Mapping[str, Any],
         inputs: Any,
+        fallback: dict[str, Any] | None = None,
     ) -> None:
         if not self.enabled or is_suppressed():
             return  # ends still run once disabled: the spans that are open end properly
         parent = self._parent(parent_run_id)
         step = self.bridge.start(
-            run_id, name, span_type, parent=parent, attributes=attributes
+            run_id,
+            name,
+            span_type,
+            parent=parent,
+            attributes=attributes,
+            record_calls=fallback is not None,
         )
+        if fallback is not None:
+            step.fallback = fallback
         self.bridge.set_inputs(step, inputs)
 
     def _parent(self, parent_run_id: UUID | None) -> UUID | None:
@@ -122,7 +130,9 @@ class TracepondCallbackHandler(BaseCallbackHandler):
         call = values.model_call("chat", serialized, metadata, kwargs)
         attributes = {**values.run_attributes(tags, metadata), **call.attributes}
         inputs = messages[0] if len(messages) == 1 else messages
-        self._start(run_id, parent_run_id, call.name, SpanType.CHAT_MODEL, attributes, inputs)
+        self._start(
+            run_id, parent_run_id, call.name, SpanType.CHAT_MODEL, attributes, inputs, call.fallback
+        )
 
     @_guarded
     def on_llm_start(
@@ -139,7 +149,9 @@ class TracepondCallbackHandler(BaseCallbackHandler):
         call = values.model_call("text_completion", serialized, metadata, kwargs)
         attributes = {**values.run_attributes(tags, metadata), **call.attributes}
         inputs = prompts[0] if len(prompts) == 1 else prompts
-        self._start(run_id, parent_run_id, call.name, SpanType.LLM, attributes, inputs)
+        self._start(
+            run_id, parent_run_id, call.name, SpanType.LLM, attributes, inputs, call.fallback
+        )
 
     @_guarded
     def on_tool_start(

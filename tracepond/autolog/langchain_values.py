@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracepond.autolog import is_patched
 from tracepond.autolog.bridge import OpenStep, SpanBridge
 from tracepond.autolog.content import plain
 from tracepond.tracing import attributes as attr
@@ -17,17 +16,13 @@ from tracepond.tracing import attributes as attr
 GEN_AI_TOOL_CALL_ARGUMENTS = attr.GEN_AI_TOOL_CALL_ARGUMENTS
 GEN_AI_TOOL_CALL_RESULT = attr.GEN_AI_TOOL_CALL_RESULT
 
-# LangChain's ``ls_provider`` -> (the autolog provider that traces its client, the GenAI
-# ``gen_ai.provider.name``).
-_PROVIDERS: dict[str, tuple[str, str]] = {
-    "openai": ("openai", "openai"),
-    "azure": ("openai", "azure.ai.openai"),
-    "groq": ("groq", "groq"),
-    "anthropic": ("anthropic", "anthropic"),
-    "amazon_bedrock": ("bedrock", "aws.bedrock"),
-    "bedrock": ("bedrock", "aws.bedrock"),
-    "bedrock_converse": ("bedrock", "aws.bedrock"),
-    "google_genai": ("gemini", "gcp.gemini"),
+# LangChain's ``ls_provider`` -> the GenAI ``gen_ai.provider.name`` (others are kept as they are).
+_PROVIDERS = {
+    "azure": "azure.ai.openai",
+    "amazon_bedrock": "aws.bedrock",
+    "bedrock": "aws.bedrock",
+    "bedrock_converse": "aws.bedrock",
+    "google_genai": "gcp.gemini",
 }
 # LangGraph's control flow, raised through callbacks but not failures.
 _CONTROL_FLOW = frozenset({"GraphBubbleUp", "GraphInterrupt", "ParentCommand"})
@@ -71,7 +66,8 @@ def run_attributes(
 @dataclass
 class ModelCall:
     name: str
-    attributes: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[str, Any] = field(default_factory=dict)  # at start
+    fallback: dict[str, Any] = field(default_factory=dict)  # if no provider span records it
 
 
 def model_call(
@@ -80,37 +76,33 @@ def model_call(
     metadata: Mapping[str, Any] | None,
     kwargs: Mapping[str, Any],
 ) -> ModelCall:
-    """The span of a chat model / LLM run. The model and provider become GenAI attributes only
-    when no autolog provider span records the same call underneath (see the module of
-    :mod:`tracepond.autolog.langchain`); otherwise they stay under ``langchain.*``."""
+    """The span of a chat model / LLM run. Its model and provider become GenAI attributes only
+    when no autolog provider span records the same call underneath (see
+    :mod:`tracepond.autolog.langchain`); they are kept under ``langchain.*`` in any case."""
     metadata = metadata or {}
     params = kwargs.get("invocation_params") or {}
     model = metadata.get("ls_model_name") or params.get("model") or params.get("model_name")
     ls_provider = str(metadata.get("ls_provider") or "")
-    autolog_name, provider = _PROVIDERS.get(ls_provider, ("", ls_provider))
     name = f"{operation} {model}" if model else run_name(serialized, kwargs, operation)
-    attributes: dict[str, Any] = {"langchain.ls_provider": ls_provider or None}
-    if autolog_name and is_patched(autolog_name):
-        attributes["langchain.model"] = model
-        attributes["langchain.provider_span"] = True  # the provider's span is the record
-        return ModelCall(name, attributes)
-    attributes[attr.GEN_AI_OPERATION_NAME] = operation
-    attributes[attr.GEN_AI_PROVIDER_NAME] = provider or None
-    attributes[attr.GEN_AI_REQUEST_MODEL] = model
-    attributes[attr.GEN_AI_REQUEST_TEMPERATURE] = _number(metadata.get("ls_temperature"))
-    attributes[attr.GEN_AI_REQUEST_MAX_TOKENS] = _number(metadata.get("ls_max_tokens"))
-    return ModelCall(name, attributes)
+    attributes = {"langchain.ls_provider": ls_provider or None, "langchain.model": model}
+    fallback = {
+        attr.GEN_AI_OPERATION_NAME: operation,
+        attr.GEN_AI_PROVIDER_NAME: _PROVIDERS.get(ls_provider, ls_provider) or None,
+        attr.GEN_AI_REQUEST_MODEL: model,
+        attr.GEN_AI_REQUEST_TEMPERATURE: _number(metadata.get("ls_temperature")),
+        attr.GEN_AI_REQUEST_MAX_TOKENS: _number(metadata.get("ls_max_tokens")),
+    }
+    return ModelCall(name, attributes, fallback)
 
 
 def record_model_result(bridge: SpanBridge, step: OpenStep, response: Any) -> None:
     """An ``LLMResult``: outputs always; model, finish reasons and usage when this span is the
-    record of the call (no provider span under it)."""
+    record of the call (no provider span joined it)."""
     generations = [list(batch) for batch in getattr(response, "generations", None) or []]
     flat = [generation for batch in generations for generation in batch]
     outputs = [_generation_output(generation) for generation in flat]
     bridge.set_outputs(step, outputs[0] if len(outputs) == 1 else outputs)
-    span_attributes = getattr(step.span, "attributes", None) or {}
-    if span_attributes.get("langchain.provider_span"):
+    if step.provider_calls:
         return
     usage = _usage(flat, getattr(response, "llm_output", None) or {})
     metadata = _response_metadata(flat)
@@ -119,6 +111,7 @@ def record_model_result(bridge: SpanBridge, step: OpenStep, response: Any) -> No
     bridge.set_attributes(
         step,
         {
+            **step.fallback,
             attr.GEN_AI_RESPONSE_MODEL: next((m for m in models if m), None),
             attr.GEN_AI_RESPONSE_FINISH_REASONS: finish or None,
             attr.GEN_AI_USAGE_INPUT_TOKENS: usage.get("input_tokens"),

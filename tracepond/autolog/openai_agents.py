@@ -1,4 +1,5 @@
-"""Autolog for the OpenAI Agents SDK (``openai-agents``, 0.2 and later, tested with 0.24).
+"""Autolog for the OpenAI Agents SDK (``openai-agents`` 0.24 and later in the 0.x line; tested
+with 0.24).
 
 ``patch()`` adds a tracing processor to the SDK (``agents.add_trace_processor``), next to the
 SDK's own exporter, which it leaves alone; ``autolog(disable=True)`` takes it out again. The SDK
@@ -19,11 +20,12 @@ response / generation        (see below)                      CHAT_MODEL
 task, turn                   none: their steps nest under the run and the agent
 ===========================  ===============================  ==========  ====================
 
-The model calls: when autolog traces the ``openai`` client too (``autolog()`` does), the SDK's
-response and generation spans are left out and autolog's own ``chat`` span, with its messages,
-usage and cost, is the one recorded, as a child of the agent's span. Otherwise (the ``openai``
-provider switched off, or a LiteLLM / any-llm model) the SDK's span is recorded as a CHAT_MODEL
-span from what the SDK reports: model, usage, input and output.
+The model calls: when autolog traces the client underneath (``autolog()`` traces ``openai``), the
+SDK's response and generation spans are left out and autolog's own ``chat`` span, with its
+messages, usage and cost, is the one recorded, as a child of the agent's span. When no provider
+span recorded the call (the ``openai`` provider switched off, a LiteLLM model, a client method
+autolog cannot see), the SDK's span is recorded instead, as a CHAT_MODEL span from what the SDK
+reports: model, usage, input and output. Each call is in the trace once either way.
 
 A step's span is the current OpenTelemetry span while the step runs, which is what makes the
 ``openai`` client's span (and the app's own ``@trace`` functions in a tool) nest under it. Errors
@@ -74,6 +76,8 @@ def _remove_processor(sdk_tracing: Any, processor: Any) -> None:
     current = getattr(multi, "_processors", None)
     if isinstance(current, tuple):
         sdk_tracing.set_trace_processors([p for p in current if p is not processor])
+    processor.bridge.end_all()  # no end event reaches it now
+    _skipped.clear()
 
 
 def _build_processor(base: type, bridge: SpanBridge) -> Any:
@@ -151,6 +155,10 @@ def _parent_key(span: Any) -> tuple[str, str]:
 def _span_start(bridge: SpanBridge, span: Any) -> None:
     data = span.span_data
     parent = _parent_key(span)
+    key = ("span", span.span_id)
+    if data.type in steps.MODEL_KINDS:
+        bridge.defer(key, parent=parent)  # a span only if no provider span records the call
+        return
     plan = steps.plan_for(data)
     if plan is None:
         if len(_skipped) >= _MAX_SKIPPED:
@@ -158,9 +166,7 @@ def _span_start(bridge: SpanBridge, span: Any) -> None:
         _skipped[span.span_id] = parent
         return
     name, span_type, attributes = plan
-    bridge.start(
-        ("span", span.span_id), name, span_type, parent=parent, attributes=attributes
-    )
+    bridge.start(key, name, span_type, parent=parent, attributes=attributes)
 
 
 def _span_end(bridge: SpanBridge, span: Any) -> None:
@@ -170,7 +176,14 @@ def _span_end(bridge: SpanBridge, span: Any) -> None:
     step = bridge.get(key)
     if step is None:
         return  # started before autolog(), or while suppressed
-    steps.record_end(bridge, step, span.span_data)
+    data = span.span_data
+    if data.type in steps.MODEL_KINDS:
+        if step.provider_calls:
+            bridge.end(key)  # autolog's provider span is the record of this call
+            return
+        name, span_type, attributes = steps.model_plan(data)
+        bridge.materialize(step, name, span_type, attributes)
+    steps.record_end(bridge, step, data)
     _end(bridge, key, span.error)
 
 

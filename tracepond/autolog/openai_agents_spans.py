@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tracepond.autolog import is_patched
 from tracepond.autolog.bridge import OpenStep, SpanBridge
 from tracepond.autolog.content import plain
 from tracepond.tracing import attributes as attr
@@ -25,6 +24,7 @@ SDK_SPAN_KIND = "openai_agents.span.type"
 SDK_ERROR = "openai_agents.error"
 
 Plan = tuple[str, str, dict[str, Any]]
+MODEL_KINDS = frozenset({"generation", "response"})
 
 
 def trace_attributes(trace: Any) -> dict[str, Any]:
@@ -60,19 +60,17 @@ def plan_for(data: Any) -> Plan | None:
     if kind == "guardrail":
         base["openai_agents.guardrail.name"] = data.name
         return f"guardrail {data.name}", SpanType.CHAIN, base
-    if kind in ("generation", "response"):
-        return _model_plan(data, base)
     if kind == "custom":
         return str(data.name), SpanType.UNKNOWN, base
     return None  # task and turn spans, speech, MCP tool listings
 
 
-def _model_plan(data: Any, base: dict[str, Any]) -> Plan | None:
-    """The SDK's own span of a model call, unless autolog's ``openai`` span records the call."""
+def model_plan(data: Any) -> Plan:
+    """The SDK's own span of a model call (when no provider span recorded it)."""
+    base: dict[str, Any] = {SDK_SPAN_KIND: data.type}
     config = getattr(data, "model_config", None) or {}
+    # The response API and chat completions without a "model_impl" are the openai client's.
     via_openai_client = data.type == "response" or "model_impl" not in config
-    if via_openai_client and is_patched("openai"):
-        return None
     base[attr.GEN_AI_OPERATION_NAME] = "chat"
     provider = config.get("provider") or ("openai" if via_openai_client else None)
     if provider:

@@ -49,6 +49,13 @@ from tracepond.tracing.suppress import is_suppressed
 logger = logging.getLogger("tracepond.autolog")
 
 
+# A framework integration (``bridge.SpanBridge``) that sees a model call from above, a LangChain
+# chat model or an Agents SDK model span, puts a list under this key in the context while the
+# call runs. A provider span started inside joins it, and the framework then leaves the model,
+# usage and cost to that span, so a trace's totals count each call once.
+PROVIDER_CALLS = otel_context.create_key("tracepond-provider-calls")
+
+
 @dataclass
 class AutologOptions:
     """What ``autolog()`` was asked for. One live object: a later ``autolog(...)`` call updates
@@ -189,6 +196,9 @@ class CallRecord:
         )
         if span.is_recording():
             track_local_root(span)  # a bare call is its trace's root: update_current_trace finds it
+        calls = otel_context.get_value(PROVIDER_CALLS)
+        if isinstance(calls, list):  # a framework's model step is waiting to hear of us
+            calls.append(span)
 
     def span_name(self) -> str:
         """``"{gen_ai.operation.name} {gen_ai.request.model}"``, as the conventions name spans."""
