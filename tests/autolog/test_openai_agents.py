@@ -217,6 +217,19 @@ async def test_run_inside_the_apps_own_span_nests_under_it(
     assert_one_trace(spans)
 
 
+async def test_runs_one_after_another_are_separate_traces(
+    spans: InMemorySpanExporter, server: FakeOpenAIServer, aclient: openai.AsyncOpenAI
+) -> None:
+    tracepond.autolog()
+    for how in ("run", "run_streamed", "run"):
+        script_the_run(server)
+        await run_agent(triage_agent(aclient), how)
+        assert tracepond.get_current_trace_id() is None
+    roots = [span for span in spans.get_finished_spans() if span.parent is None]
+    assert [span.name for span in roots] == ["Agent workflow"] * 3
+    assert len({span.context.trace_id for span in spans.get_finished_spans()}) == 3
+
+
 async def test_the_sdks_model_spans_are_recorded_when_openai_is_not_traced(
     spans: InMemorySpanExporter, server: FakeOpenAIServer, aclient: openai.AsyncOpenAI
 ) -> None:

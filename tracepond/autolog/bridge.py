@@ -7,9 +7,14 @@ A :class:`SpanBridge` turns those events into tracepond spans keyed by the frame
   else of whatever span is current (the app's own ``start_span`` around the run, say);
 - the span is made current while the step runs (``attach``), so what the step calls, an OpenAI
   client that autolog traces or the app's ``@trace`` function, nests under it in the same trace;
-- ``end`` restores the context only when this step's context is still the current one. Frameworks
-  end steps from other tasks at times (an abandoned async generator is finalized wherever), and
-  restoring a context there would raise inside OpenTelemetry and log an error on every such step.
+- ``end`` restores the context the step started in, when it ends in that same ``contextvars``
+  context (a probe variable set beside the span tells). Frameworks end steps in other contexts
+  too: LangChain's async callbacks run as shielded ``asyncio`` tasks, the Agents SDK finalizes an
+  abandoned stream wherever. There OpenTelemetry's ``detach`` would raise inside and log an
+  error per step, and could not reach the context the step started in anyway, which keeps the
+  ended span current. So the bridge tells ``tracing.spans.ended_elsewhere`` what was current
+  before the step, and every tracepond span started later in that context goes under that
+  (``live_parent``): nothing nests under a span that is over, and nothing leaks into the next run.
 
 Model calls: a framework's model step (``record_calls=True``, or ``defer`` for one whose span is
 only wanted when no provider span records the call) carries a list in its context under
@@ -22,6 +27,7 @@ Nothing here raises into the framework: callers wrap each event in ``log_interna
 
 from __future__ import annotations
 
+import contextvars
 import threading
 import time
 from collections.abc import Hashable, Mapping
@@ -40,6 +46,8 @@ from tracepond.tracing.serialize import DROP, encode, redact_text
 from tracepond.tracing.spans import (
     LiveSpan,
     end_span,
+    ended_elsewhere,
+    live_parent,
     record_error,
     start_attributes,
     track_local_root,
@@ -47,6 +55,9 @@ from tracepond.tracing.spans import (
 
 # Steps that never end (a framework bug, a crashed worker) must not grow the table forever.
 _MAX_OPEN = 10_000
+# Set with each step's context, reset at its end: the reset fails in any other contextvars
+# context, which is how ``end`` knows whether it may restore the context the step started in.
+_probe: contextvars.ContextVar[int] = contextvars.ContextVar("tracepond_bridge_probe", default=0)
 
 
 @dataclass
@@ -56,6 +67,8 @@ class OpenStep:
     span: Span
     token: object | None
     context: otel_context.Context | None
+    previous: otel_context.Context | None = None  # current before the step: its parent's
+    probe: contextvars.Token[int] | None = None
     provider_calls: list[Span] | None = None  # provider spans started inside (model steps)
     start_ns: int = 0
     parent: Span | None = None  # a deferred step's parent span
@@ -95,7 +108,7 @@ class SpanBridge:
         calls: list[Span] | None = [] if record_calls else None
         context = otel_trace.set_span_in_context(span)  # on the current context: keeps its keys
         context = otel_context.set_value(PROVIDER_CALLS, calls, context)
-        return self._enter(key, OpenStep(span, None, context, calls))
+        return self._enter(key, OpenStep(span, None, context, provider_calls=calls))
 
     def defer(self, key: Hashable, *, parent: Hashable | None = None) -> OpenStep:
         """A model step whose span waits for its end (:meth:`materialize`): none is started, the
@@ -103,7 +116,12 @@ class SpanBridge:
         calls: list[Span] = []
         context = otel_context.set_value(PROVIDER_CALLS, calls)
         step = OpenStep(
-            otel_trace.INVALID_SPAN, None, context, calls, time.time_ns(), self._parent_span(parent)
+            otel_trace.INVALID_SPAN,
+            None,
+            context,
+            provider_calls=calls,
+            start_ns=time.time_ns(),
+            parent=self._parent_span(parent),
         )
         return self._enter(key, step)
 
@@ -133,7 +151,7 @@ class SpanBridge:
     ) -> Span:
         span = get_tracer().start_span(
             name,
-            context=otel_trace.set_span_in_context(parent) if parent is not None else None,
+            context=otel_trace.set_span_in_context(parent) if parent is not None else live_parent(),
             kind=kind,
             attributes=start_attributes(span_type, attributes),
             start_time=start_ns,
@@ -143,7 +161,9 @@ class SpanBridge:
         return span
 
     def _enter(self, key: Hashable, step: OpenStep) -> OpenStep:
+        step.previous = otel_context.get_current()
         step.token = otel_context.attach(step.context)  # type: ignore[arg-type]
+        step.probe = _probe.set(0)
         with self._lock:
             if len(self._open) >= _MAX_OPEN:
                 for stale in list(self._open)[: _MAX_OPEN // 2]:
@@ -168,8 +188,7 @@ class SpanBridge:
             step = self._open.pop(key, None)
         if step is None:
             return None
-        if step.token is not None and otel_context.get_current() is step.context:
-            otel_context.detach(step.token)  # type: ignore[arg-type]
+        _restore(step)
         span = step.span
         if error is not None:
             record_error(span, error)
@@ -223,3 +242,18 @@ class SpanBridge:
         live = LiveSpan(step.span)
         for key, value in attributes.items():
             live.set_attribute(key, value)
+
+
+def _restore(step: OpenStep) -> None:
+    """Make the step's parent current again where the step's context is (see the module)."""
+    if step.probe is None or step.token is None:
+        return
+    try:
+        _probe.reset(step.probe)
+    except (ValueError, RuntimeError):  # another contextvars context than the step's start
+        if step.previous is not None:
+            ended_elsewhere(step.span, step.previous)  # where it started, it stays current
+            if otel_context.get_current() is step.context:
+                otel_context.attach(step.previous)  # this context copied ours: the parent again
+        return
+    otel_context.detach(step.token)  # type: ignore[arg-type]
