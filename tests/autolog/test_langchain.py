@@ -198,7 +198,12 @@ def test_without_the_openai_provider_the_chat_model_span_is_the_record(
     assert tracepond.autolog(providers=["langchain"]) == ["langchain"]
     two_node_graph(llm).invoke({"question": "hi"})
     assert [name for name, _, _ in tree(spans)] == [
-        "LangGraph", "draft", "execute_tool lookup", CHAT, "review", CHAT
+        "LangGraph",
+        "draft",
+        "execute_tool lookup",
+        CHAT,
+        "review",
+        CHAT,
     ]
     assert_each_call_counted_once(spans, calls=2)
     first = attributes(named(spans, CHAT)[0])
@@ -349,11 +354,15 @@ def test_a_provider_error_reaches_the_caller_and_the_spans_are_errors(
     if headers:
         assert raised.value.response.headers["retry-after"] == "7"  # type: ignore[attr-defined]
     assert [name for name, _, _ in tree(spans)] == [
-        "LangGraph", "draft", "execute_tool lookup", CHAT, CHAT
+        "LangGraph",
+        "draft",
+        "execute_tool lookup",
+        CHAT,
+        CHAT,
     ]
     # The provider's span records openai's error; LangChain's, the subclass langchain-openai
     # raises in its place (what the caller catches).
-    framework_chat, provider_chat = named(spans, CHAT)
+    _, provider_chat = named(spans, CHAT)
     assert attributes(provider_chat)["error.type"] == error.__name__
     for span in spans.get_finished_spans():
         if span is not provider_chat and span.name != "execute_tool lookup":
@@ -426,7 +435,9 @@ def test_a_retriever(spans: InMemorySpanExporter) -> None:
 def test_a_chain_that_acts_as_an_agent_is_an_agent_span(spans: InMemorySpanExporter) -> None:
     def act(question: str, run_manager: Any) -> str:
         run_manager.on_agent_action(AgentAction(tool="lookup", tool_input="Paris", log=""))
-        observation = lookup.invoke({"city": "Paris"}, config={"callbacks": run_manager.get_child()})
+        observation = lookup.invoke(
+            {"city": "Paris"}, config={"callbacks": run_manager.get_child()}
+        )
         run_manager.on_agent_finish(AgentFinish(return_values={"output": observation}, log=""))
         return str(observation)
 
@@ -484,9 +495,7 @@ def test_disable_in_the_middle_of_a_run_still_ends_what_was_open(
     assert [span.name for span in spans.get_finished_spans()] == ["switch_off"]
 
 
-def test_an_explicit_handler_without_autolog(
-    spans: InMemorySpanExporter, llm: ChatOpenAI
-) -> None:
+def test_an_explicit_handler_without_autolog(spans: InMemorySpanExporter, llm: ChatOpenAI) -> None:
     handler = TracepondCallbackHandler()
     two_node_graph(llm).invoke({"question": "hi"}, config={"callbacks": [handler]})
     assert [name for name, _, _ in tree(spans)][:3] == ["LangGraph", "draft", "execute_tool lookup"]

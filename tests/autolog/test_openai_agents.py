@@ -91,7 +91,9 @@ def triage_agent(client: openai.AsyncOpenAI, api: str = "responses", **extra: An
 def script_the_run(server: FakeOpenAIServer) -> None:
     """Triage hands off; Weather calls both tools, then answers."""
     server.reply_next(tool_calls=[("transfer_to_weather", {})])
-    server.reply_next(tool_calls=[("get_weather", {"city": "Paris"}), ("get_time", {"city": "Paris"})])
+    server.reply_next(
+        tool_calls=[("get_weather", {"city": "Paris"}), ("get_time", {"city": "Paris"})]
+    )
     server.reply_next(ANSWER)
 
 
@@ -375,9 +377,7 @@ class MalformedStreamServer(FakeOpenAIServer):
         return reply
 
 
-async def test_a_malformed_event_in_a_stream(
-    spans: InMemorySpanExporter, api_key: str
-) -> None:
+async def test_a_malformed_event_in_a_stream(spans: InMemorySpanExporter, api_key: str) -> None:
     async def run(client: openai.AsyncOpenAI) -> Any:
         streamed = Runner.run_streamed(triage_agent(client), QUESTION)
         async for _ in streamed.stream_events():
@@ -497,4 +497,3 @@ async def test_capture_content_false_keeps_tool_arguments_and_results_out(
     for key in ("gen_ai.tool.call.arguments", "gen_ai.tool.call.result", "tracepond.inputs"):
         assert key not in tool
     assert tool["gen_ai.tool.name"] == "get_weather"
-

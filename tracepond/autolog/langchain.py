@@ -52,4 +52,3 @@ def patch(patcher: Patcher, options: AutologOptions) -> None:
         "langchain_core.tracers.context:register_configure_hook(TracepondCallbackHandler)",
         lambda: langchain_handler.uninstall(handler),
     )
-

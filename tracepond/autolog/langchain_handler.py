@@ -193,9 +193,7 @@ class TracepondCallbackHandler(BaseCallbackHandler):
     ) -> None:
         name = values.run_name(serialized, kwargs, "retriever")
         attributes = values.run_attributes(tags, metadata)
-        self._start(
-            run_id, parent_run_id, name, SpanType.RETRIEVER, attributes, {"query": query}
-        )
+        self._start(run_id, parent_run_id, name, SpanType.RETRIEVER, attributes, {"query": query})
 
     # --- ending ----------------------------------------------------------------------------
     @_guarded

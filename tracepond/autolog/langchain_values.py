@@ -49,9 +49,7 @@ def run_name(serialized: Mapping[str, Any] | None, kwargs: Mapping[str, Any], ki
     return kind
 
 
-def run_attributes(
-    tags: list[str] | None, metadata: Mapping[str, Any] | None
-) -> dict[str, Any]:
+def run_attributes(tags: list[str] | None, metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     """Tags and the LangGraph facts of a run's metadata (its node, step, thread)."""
     attributes: dict[str, Any] = {}
     if tags:

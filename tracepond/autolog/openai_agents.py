@@ -208,4 +208,3 @@ def _detail(error: Any) -> str | None:
         return None
     detail = data.get("error") if isinstance(data, dict) else None
     return str(detail) if detail is not None else json.dumps(data, default=str)
-
