@@ -40,7 +40,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from tracepond.autolog.provider import PROVIDER_CALLS, AutologOptions
 from tracepond.config import get_settings
-from tracepond.tracing import attributes as attr
+from tracepond.conventions import attributes as attr
 from tracepond.tracing.provider import get_tracer
 from tracepond.tracing.serialize import DROP, encode, redact_text
 from tracepond.tracing.spans import (

@@ -24,8 +24,8 @@ from tracepond.autolog import langchain_values as values
 from tracepond.autolog.bridge import SpanBridge
 from tracepond.autolog.provider import AutologOptions
 from tracepond.errors import log_internal_error
-from tracepond.tracing import attributes as attr
-from tracepond.tracing.span_types import SpanType
+from tracepond.conventions import attributes as attr
+from tracepond.conventions.span_types import SpanType
 from tracepond.tracing.suppress import is_suppressed
 
 F = TypeVar("F", bound=Callable[..., None])

@@ -11,7 +11,7 @@ from typing import Any
 
 from tracepond.autolog.bridge import OpenStep, SpanBridge
 from tracepond.autolog.content import plain
-from tracepond.tracing import attributes as attr
+from tracepond.conventions import attributes as attr
 
 GEN_AI_TOOL_CALL_ARGUMENTS = attr.GEN_AI_TOOL_CALL_ARGUMENTS
 GEN_AI_TOOL_CALL_RESULT = attr.GEN_AI_TOOL_CALL_RESULT

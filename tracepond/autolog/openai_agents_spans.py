@@ -12,9 +12,9 @@ from typing import Any
 
 from tracepond.autolog.bridge import OpenStep, SpanBridge
 from tracepond.autolog.content import plain
-from tracepond.tracing import attributes as attr
+from tracepond.conventions import attributes as attr
 from tracepond.tracing.serialize import redact_text
-from tracepond.tracing.span_types import SpanType
+from tracepond.conventions.span_types import SpanType
 
 AGENT = SpanType.AGENT
 
