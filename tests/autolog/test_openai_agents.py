@@ -39,11 +39,15 @@ ANSWER = "Sunny in Paris at noon."
 
 
 @pytest.fixture(autouse=True)
-def sdk_processors() -> Iterator[None]:
+def sdk_processors(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     agents.set_trace_processors([])
     yield
     tracepond.autolog(disable=True)
     agents.set_trace_processors([])
+    # The SDK logs and swallows what a processor raises: tracepond's internal errors (raised in
+    # its tests) would pass unseen.
+    failures = [r.getMessage() for r in caplog.records if "trace processor" in r.getMessage()]
+    assert failures == []
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ from langchain_core.tracers.context import register_configure_hook
 from tracepond.autolog import langchain_values as values
 from tracepond.autolog.bridge import SpanBridge
 from tracepond.autolog.provider import AutologOptions
-from tracepond.errors import log_internal_error
+from tracepond.errors import _raise_internal_errors, log_internal_error
 from tracepond.conventions import attributes as attr
 from tracepond.conventions.span_types import SpanType
 from tracepond.tracing.suppress import is_suppressed
@@ -55,7 +55,12 @@ class TracepondCallbackHandler(BaseCallbackHandler):
     """
 
     run_inline = True
-    raise_error = False
+
+    @property
+    def raise_error(self) -> bool:  # type: ignore[override]
+        """LangChain logs and swallows a handler's exception unless this is true. Only in
+        tracepond's own tests, where internal errors are re-raised to fail them, is it true."""
+        return _raise_internal_errors()
 
     def __init__(self, options: AutologOptions | None = None) -> None:
         self.bridge = SpanBridge(options or AutologOptions())
