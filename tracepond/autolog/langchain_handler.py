@@ -23,9 +23,9 @@ from langchain_core.tracers.context import register_configure_hook
 from tracepond.autolog import langchain_values as values
 from tracepond.autolog.bridge import SpanBridge
 from tracepond.autolog.provider import AutologOptions
-from tracepond.errors import _raise_internal_errors, log_internal_error
 from tracepond.conventions import attributes as attr
 from tracepond.conventions.span_types import SpanType
+from tracepond.errors import _raise_internal_errors, log_internal_error
 from tracepond.tracing.suppress import is_suppressed
 
 F = TypeVar("F", bound=Callable[..., None])

@@ -13,8 +13,8 @@ from typing import Any
 from tracepond.autolog.bridge import OpenStep, SpanBridge
 from tracepond.autolog.content import plain
 from tracepond.conventions import attributes as attr
-from tracepond.tracing.serialize import redact_text
 from tracepond.conventions.span_types import SpanType
+from tracepond.tracing.serialize import redact_text
 
 AGENT = SpanType.AGENT
 
