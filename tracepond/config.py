@@ -353,10 +353,7 @@ def _options_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     if (text := get(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)) is not None and text.strip():
         options["otlp_metrics_endpoint"] = (text.strip(), OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)
     if (text := get(OTEL_EXPORTER_OTLP_METRICS_PROTOCOL)) is not None and text.strip():
-        options["otlp_metrics_protocol"] = (
-            text.strip().lower(),
-            OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
-        )
+        options["otlp_metrics_protocol"] = (text.strip().lower(), OTEL_EXPORTER_OTLP_METRICS_PROTOCOL)
     if (text := get(OTEL_METRIC_EXPORT_INTERVAL)) is not None and text.strip():
         options["metric_export_interval_ms"] = (
             _parse_float(OTEL_METRIC_EXPORT_INTERVAL, text),
