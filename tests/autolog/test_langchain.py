@@ -5,6 +5,7 @@ plus tools, retrievers and the failures. Nothing of LangChain, LangGraph or open
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any, TypedDict
 
@@ -514,6 +515,24 @@ def test_capture_content_false(spans: InMemorySpanExporter, llm: ChatOpenAI) -> 
             "gen_ai.tool.call.result",
             "gen_ai.input.messages",
         }, span.name
+
+
+@tool
+def login(user: str, password: str) -> str:
+    """Logs a user in."""
+    return f"{user} is in"
+
+
+def test_credentials_in_tool_arguments_never_reach_the_spans(spans: InMemorySpanExporter) -> None:
+    tracepond.autolog()
+    assert login.invoke({"user": "ana", "password": "hunter2-S3cr3t"}) == "ana is in"
+    (span,) = spans.get_finished_spans()
+    recorded = json.dumps(attributes(span), default=str)
+    assert "hunter2-S3cr3t" not in recorded
+    assert json.loads(attributes(span)["gen_ai.tool.call.arguments"]) == {
+        "user": "ana",
+        "password": "[REDACTED]",
+    }
 
 
 def test_suppressed_runs_are_not_traced(spans: InMemorySpanExporter, llm: ChatOpenAI) -> None:

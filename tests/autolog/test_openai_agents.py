@@ -9,6 +9,7 @@ backend, which these tests must never try to reach) and autolog off at the end.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -489,6 +490,29 @@ async def test_disable_in_the_middle_of_a_run_ends_what_was_open(
         "execute_tool switch_off",
         "invoke_agent Weather",
     ]
+
+
+async def test_credentials_in_tool_arguments_never_reach_the_spans(
+    spans: InMemorySpanExporter, server: FakeOpenAIServer, aclient: openai.AsyncOpenAI
+) -> None:
+    @function_tool
+    def connect(host: str, api_key: str) -> str:
+        """Connects to a host."""
+        return f"connected to {host}"
+
+    agent = Agent(name="Ops", tools=[connect], model=model_for(aclient, "responses"))
+    tracepond.autolog()
+    secret = "sk-live-" + "Z" * 24
+    server.reply_next(tool_calls=[("connect", {"host": "db1", "api_key": secret})])
+    server.reply_next("Connected.")
+    await Runner.run(agent, "connect to db1")
+    for span in spans.get_finished_spans():
+        assert secret not in json.dumps(dict(span.attributes or {}), default=str), span.name
+    (tool,) = attributes_of(spans, "execute_tool connect")
+    assert json.loads(tool["gen_ai.tool.call.arguments"]) == {
+        "host": "db1",
+        "api_key": "[REDACTED]",
+    }
 
 
 async def test_capture_content_false_keeps_tool_arguments_and_results_out(
