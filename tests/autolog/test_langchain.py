@@ -26,10 +26,16 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tracepond
+from tests.autolog.framework_helpers import (
+    PROVIDER_ERRORS,
+    MalformedStreamServer,
+    assert_retry_after,
+    assert_same_exception,
+)
 from tracepond.autolog import patched
 from tracepond.autolog.langchain_handler import TracepondCallbackHandler
 from tracepond.testing import FakeOpenAIServer
-from tracepond.testing.server import Fault, RecordedRequest, Reply
+from tracepond.testing.server import Fault
 from tracepond.tracing.suppress import suppressed
 
 MODEL = "gpt-4o-mini"
@@ -299,11 +305,6 @@ def untraced_then_traced(run: Any) -> tuple[BaseException, BaseException]:
     return raised[0], raised[1]
 
 
-def assert_same_exception(untraced: BaseException, traced: BaseException) -> None:
-    assert type(traced) is type(untraced)
-    assert str(traced) == str(untraced)
-
-
 def test_a_tool_that_raises_is_an_error_span_and_its_exception_reaches_the_caller(
     spans: InMemorySpanExporter, llm: ChatOpenAI
 ) -> None:
@@ -332,14 +333,7 @@ async def test_an_async_tool_that_raises(spans: InMemorySpanExporter) -> None:
     assert tool_span.status.status_code.name == "ERROR"
 
 
-@pytest.mark.parametrize(
-    ("status", "error", "headers"),
-    [
-        (400, openai.BadRequestError, {}),
-        (500, openai.InternalServerError, {}),
-        (429, openai.RateLimitError, {"retry-after": "7"}),
-    ],
-)
+@PROVIDER_ERRORS
 def test_a_provider_error_reaches_the_caller_and_the_spans_are_errors(
     spans: InMemorySpanExporter,
     server: FakeOpenAIServer,
@@ -352,8 +346,7 @@ def test_a_provider_error_reaches_the_caller_and_the_spans_are_errors(
     server.add_fault(Fault(status=status, headers=headers))
     with pytest.raises(error) as raised:
         two_node_graph(chat_model(server, api_key)).invoke({"question": "hi"})
-    if headers:
-        assert raised.value.response.headers["retry-after"] == "7"  # type: ignore[attr-defined]
+    assert_retry_after(raised.value, headers)
     assert [name for name, _, _ in tree(spans)] == [
         "LangGraph",
         "draft",
@@ -386,18 +379,8 @@ def test_a_connection_dropped_mid_stream(
         assert span.status.status_code.name == "ERROR"
 
 
-class MalformedStreamServer(FakeOpenAIServer):
-    """Streams answers with one event that is not JSON after the first two."""
-
-    def answer(self, request: RecordedRequest) -> Reply:
-        reply = super().answer(request)
-        if reply.chunks is not None:
-            reply.chunks = [*list(reply.chunks)[:2], b"data: {oops\n\n"]
-        return reply
-
-
 def test_a_malformed_event_in_a_stream(spans: InMemorySpanExporter, api_key: str) -> None:
-    with MalformedStreamServer() as server:
+    with MalformedStreamServer(2, b"data: {oops\n\n") as server:
         untraced, traced = untraced_then_traced(
             lambda: list(chat_model(server, api_key).stream("hi"))
         )

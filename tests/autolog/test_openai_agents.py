@@ -30,9 +30,15 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tracepond
+from tests.autolog.framework_helpers import (
+    PROVIDER_ERRORS,
+    MalformedStreamServer,
+    assert_retry_after,
+    assert_same_exception,
+)
 from tracepond.autolog import patched
 from tracepond.testing import FakeOpenAIServer
-from tracepond.testing.server import RecordedRequest, Reply
+from tracepond.testing.server import Fault
 
 MODEL = "gpt-4o-mini"
 QUESTION = "What is the weather in Paris?"
@@ -291,11 +297,6 @@ async def run_untraced_then_traced(
     return raised[0], raised[1]
 
 
-def assert_same_exception(untraced: BaseException, traced: BaseException) -> None:
-    assert type(traced) is type(untraced)
-    assert str(traced) == str(untraced)
-
-
 async def test_a_tool_exception_the_sdk_raises_reaches_the_caller_unchanged(
     spans: InMemorySpanExporter, server: FakeOpenAIServer, api_key: str
 ) -> None:
@@ -318,14 +319,7 @@ async def test_a_tool_exception_the_sdk_raises_reaches_the_caller_unchanged(
     assert finished["Agent workflow"].status.status_code.name == "ERROR"
 
 
-@pytest.mark.parametrize(
-    ("status", "error", "headers"),
-    [
-        (400, openai.BadRequestError, {}),
-        (500, openai.InternalServerError, {}),
-        (429, openai.RateLimitError, {"retry-after": "7"}),
-    ],
-)
+@PROVIDER_ERRORS
 async def test_a_provider_error_reaches_the_caller_and_every_span_ends_in_error(
     spans: InMemorySpanExporter,
     server: FakeOpenAIServer,
@@ -334,14 +328,11 @@ async def test_a_provider_error_reaches_the_caller_and_every_span_ends_in_error(
     error: type[Exception],
     headers: dict[str, str],
 ) -> None:
-    from tracepond.testing.server import Fault
-
     tracepond.autolog()
     server.add_fault(Fault(status=status, headers=headers))
     with pytest.raises(error) as raised:
         await Runner.run(triage_agent(aclient), QUESTION)
-    if headers:
-        assert raised.value.response.headers["retry-after"] == "7"  # type: ignore[attr-defined]
+    assert_retry_after(raised.value, headers)
     assert tree(spans) == [
         ("Agent workflow", None),
         ("invoke_agent Triage", "Agent workflow"),
@@ -371,24 +362,13 @@ async def test_a_connection_dropped_mid_stream(
         assert span.status.status_code.name == "ERROR", span.name
 
 
-class MalformedStreamServer(FakeOpenAIServer):
-    """Streams answers with one event that is not JSON after the first three."""
-
-    def answer(self, request: RecordedRequest) -> Reply:
-        reply = super().answer(request)
-        if reply.chunks is not None:
-            chunks = list(reply.chunks)
-            reply.chunks = [*chunks[:3], b"event: response.output_text.delta\ndata: {oops\n\n"]
-        return reply
-
-
 async def test_a_malformed_event_in_a_stream(spans: InMemorySpanExporter, api_key: str) -> None:
     async def run(client: openai.AsyncOpenAI) -> Any:
         streamed = Runner.run_streamed(triage_agent(client), QUESTION)
         async for _ in streamed.stream_events():
             pass
 
-    with MalformedStreamServer() as server:
+    with MalformedStreamServer(3, b"event: response.output_text.delta\ndata: {oops\n\n") as server:
         untraced, traced = await run_untraced_then_traced(run, server.base_url, api_key)
     assert_same_exception(untraced, traced)
     finished = spans.get_finished_spans()

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from tracepond.autolog.bridge import OpenStep, SpanBridge
+from tracepond.autolog.chat_completions.messages import parse_arguments
 from tracepond.autolog.content import plain
 from tracepond.conventions import attributes as attr
 from tracepond.conventions.span_types import SpanType
@@ -109,7 +110,7 @@ def record_end(bridge: SpanBridge, step: OpenStep, data: Any) -> None:
 
 
 def _record_tool(bridge: SpanBridge, step: OpenStep, data: Any) -> None:
-    arguments = _parsed(data.input)
+    arguments = parse_arguments(data.input)  # JSON text: stored as the object it encodes
     bridge.set_inputs(step, arguments)
     bridge.set_content(step, attr.GEN_AI_TOOL_CALL_ARGUMENTS, arguments, "inputs")
     output = plain(data.output)
@@ -164,12 +165,3 @@ def record_sdk_error(step: OpenStep, error: Any) -> None:
     if step.span.is_recording():
         step.span.set_attribute(SDK_ERROR, redact_text(json.dumps(error, default=str)))
 
-
-def _parsed(text: Any) -> Any:
-    """Tool arguments arrive as JSON text: stored as the object they encode when they parse."""
-    if isinstance(text, str):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text
