@@ -199,6 +199,27 @@ async def test_a_streamed_chat_model(
     assert provider_chat["tracepond.stream.outcome"] == "complete"
 
 
+def test_the_stored_trace(configured: Any, store_path: Any, llm: ChatOpenAI) -> None:
+    tracepond.autolog()
+    two_node_graph(llm).invoke({"question": "hi"})
+    assert tracepond.flush()
+    ((name, span_count, input_tokens, inputs),) = tracepond.sql(
+        "SELECT name, span_count, input_tokens, inputs FROM traces", store=str(store_path)
+    ).fetchall()
+    assert (name, span_count, json.loads(inputs)) == (
+        "LangGraph",
+        len(GRAPH_TREE),
+        {"question": "hi"},
+    )
+    rows = tracepond.sql(
+        "SELECT provider, model, input_tokens FROM spans WHERE span_type = 'CHAT_MODEL' "
+        "ORDER BY start_time",
+        store=str(store_path),
+    ).fetchall()
+    assert [row[:2] for row in rows] == [(None, None), ("openai", MODEL)] * 2
+    assert input_tokens == sum(row[2] for row in rows if row[2] is not None)  # counted once
+
+
 def test_without_the_openai_provider_the_chat_model_span_is_the_record(
     spans: InMemorySpanExporter, llm: ChatOpenAI
 ) -> None:

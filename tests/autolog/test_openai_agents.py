@@ -198,6 +198,8 @@ def assert_the_agent_run(
     assert all(a["gen_ai.request.stream"] is streamed for a in chats)
     (root,) = attributes_of(spans, "Agent workflow")
     assert root["tracepond.span_type"] == "AGENT"
+    assert root["tracepond.inputs"] == f'"{QUESTION}"'  # the run's, for traces.inputs / outputs
+    assert root["tracepond.outputs"] == f'"{ANSWER}"'
     (weather,) = attributes_of(spans, "invoke_agent Weather")
     assert weather["gen_ai.operation.name"] == "invoke_agent"
     assert weather["gen_ai.agent.name"] == "Weather"
@@ -241,6 +243,48 @@ async def test_runs_one_after_another_are_separate_traces(
     roots = [span for span in spans.get_finished_spans() if span.parent is None]
     assert [span.name for span in roots] == ["Agent workflow"] * 3
     assert len({span.context.trace_id for span in spans.get_finished_spans()}) == 3
+
+
+async def test_the_apps_own_sdk_trace_around_two_runs(
+    spans: InMemorySpanExporter, server: FakeOpenAIServer, aclient: openai.AsyncOpenAI
+) -> None:
+    tracepond.autolog()
+    with agents.trace("Support flow", group_id="conversation-7"):
+        for _ in range(2):
+            script_the_run(server)
+            await Runner.run(triage_agent(aclient), QUESTION)
+    finished = tree(spans)
+    assert finished[0] == ("Support flow", None)
+    assert finished.count(("invoke_agent Triage", "Support flow")) == 2
+    assert_one_trace(spans)
+    (root,) = attributes_of(spans, "Support flow")
+    assert root["gen_ai.conversation.id"] == "conversation-7"
+    assert "tracepond.inputs" not in root  # two runs: neither's input is the trace's
+
+
+async def test_the_stored_trace(
+    configured: Any, store_path: Any, server: FakeOpenAIServer, aclient: openai.AsyncOpenAI
+) -> None:
+    tracepond.autolog()
+    script_the_run(server)
+    await Runner.run(triage_agent(aclient), QUESTION)
+    assert tracepond.flush()
+    ((name, status, span_count, inputs, outputs, input_tokens),) = tracepond.sql(
+        "SELECT name, status, span_count, inputs, outputs, input_tokens FROM traces",
+        store=str(store_path),
+    ).fetchall()
+    assert (name, status, span_count) == ("Agent workflow", "OK", len(EXPECTED_TREE))
+    assert (json.loads(inputs), json.loads(outputs)) == (QUESTION, ANSWER)
+    ((chat_tokens, calls),) = tracepond.sql(
+        "SELECT sum(input_tokens), count(*) FROM spans WHERE provider = 'openai'",
+        store=str(store_path),
+    ).fetchall()
+    assert calls == 3 and input_tokens == chat_tokens  # each model call counted once
+    rows = tracepond.sql(
+        "SELECT span_type, count(*) FROM spans GROUP BY span_type ORDER BY span_type",
+        store=str(store_path),
+    ).fetchall()
+    assert rows == [("AGENT", 3), ("CHAIN", 1), ("CHAT_MODEL", 3), ("TOOL", 2)]
 
 
 async def test_the_sdks_model_spans_are_recorded_when_openai_is_not_traced(

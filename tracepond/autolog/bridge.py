@@ -199,6 +199,15 @@ class SpanBridge:
         end_span(span)
         return step
 
+    def hold(self, key: Hashable) -> OpenStep | None:
+        """The framework is done with step ``key`` but its span stays open for its caller to end
+        (with what only the caller knows): the context is restored, the step forgotten."""
+        with self._lock:
+            step = self._open.pop(key, None)
+        if step is not None:
+            _restore(step)
+        return step
+
     def end_all(self) -> None:
         """End every open span (the integration is being switched off mid-run: the framework
         will not report their ends to it any more). Contexts are not restored: they belong to

@@ -2,8 +2,10 @@
 with 0.24).
 
 ``patch()`` adds a tracing processor to the SDK (``agents.add_trace_processor``), next to the
-SDK's own exporter, which it leaves alone; ``autolog(disable=True)`` takes it out again. The SDK
-reports each step of a run to its processors; tracepond records them as spans:
+SDK's own exporter, which it leaves alone, and wraps ``AgentRunner.run`` / ``run_streamed`` to
+give the run's span its input and final output (:mod:`tracepond.autolog.openai_agents_runs`);
+``autolog(disable=True)`` takes both out again. The SDK reports each step of a run to its
+processors; tracepond records them as spans:
 
 ===========================  ===============================  ==========  ====================
 SDK trace / span             tracepond span                   span type   what it records
@@ -40,6 +42,7 @@ import json
 import sys
 from typing import Any
 
+from tracepond.autolog import openai_agents_runs as runs
 from tracepond.autolog import openai_agents_spans as steps
 from tracepond.autolog.bridge import SpanBridge
 from tracepond.autolog.patching import Patcher
@@ -57,9 +60,13 @@ _NOT_FAILURES = (GeneratorExit, asyncio.CancelledError)
 
 def patch(patcher: Patcher, options: AutologOptions) -> None:
     """Add tracepond's processor to the SDK's trace provider."""
+    import agents.run as sdk_run
     import agents.tracing as sdk_tracing
 
-    processor = _build_processor(sdk_tracing.TracingProcessor, SpanBridge(options))
+    bridge = SpanBridge(options)
+    patcher.wrap(sdk_run, "AgentRunner.run", runs.make_run_wrapper(bridge))
+    patcher.wrap(sdk_run, "AgentRunner.run_streamed", runs.make_streamed_wrapper())
+    processor = _build_processor(sdk_tracing.TracingProcessor, bridge)
     sdk_tracing.add_trace_processor(processor)
     patcher.on_unpatch(
         "agents.tracing:add_trace_processor(TracepondProcessor)",
@@ -125,16 +132,15 @@ def _guarded(handler: Any, bridge: SpanBridge, item: Any) -> None:
 
 
 def _trace_start(bridge: SpanBridge, trace: Any) -> None:
-    bridge.start(
-        ("trace", trace.trace_id),
-        str(trace.name),
-        steps.AGENT,
-        attributes=steps.trace_attributes(trace),
-    )
+    key = ("trace", trace.trace_id)
+    step = bridge.start(key, str(trace.name), steps.AGENT, attributes=steps.trace_attributes(trace))
+    runs.trace_started(bridge, key, step)
 
 
 def _trace_end(bridge: SpanBridge, trace: Any) -> None:
-    _end(bridge, ("trace", trace.trace_id), None)
+    key = ("trace", trace.trace_id)
+    if not runs.trace_ending(bridge, key):
+        _end(bridge, key, None)
 
 
 # --- spans -----------------------------------------------------------------------------------
