@@ -220,6 +220,54 @@ def test_the_stored_trace(configured: Any, store_path: Any, llm: ChatOpenAI) -> 
     assert input_tokens == sum(row[2] for row in rows if row[2] is not None)  # counted once
 
 
+def test_parallel_nodes_each_get_their_own_model_calls(
+    spans: InMemorySpanExporter, llm: ChatOpenAI
+) -> None:
+    # LangGraph runs the two branches at once, in worker threads with copies of the context.
+    def ask(topic: str) -> Any:
+        return lambda state: {topic: str(llm.invoke(f"{topic} of {state['question']}").content)}
+
+    class Fanned(TypedDict, total=False):
+        question: str
+        weather: str
+        history: str
+
+    builder = StateGraph(Fanned)
+    builder.add_node("weather", ask("weather"))
+    builder.add_node("history", ask("history"))
+    builder.add_edge(START, "weather")
+    builder.add_edge(START, "history")
+    tracepond.autolog()
+    result = builder.compile().invoke({"question": "Paris"})
+    assert result["weather"] == "Echo: weather of Paris"
+    finished = tree(spans)
+    for node in ("weather", "history"):
+        (framework_chat,) = [
+            span
+            for span in named(spans, CHAT)
+            if span.parent is not None
+            and span.parent.span_id == named(spans, node)[0].context.span_id
+        ]
+        (provider_chat,) = [
+            span
+            for span in named(spans, CHAT)
+            if span.parent is not None and span.parent.span_id == framework_chat.context.span_id
+        ]
+        assert f"{node} of Paris" in attributes(provider_chat)["gen_ai.input.messages"]
+    assert len(finished) == 7
+    assert_one_trace(spans)
+
+
+async def test_a_graph_streamed_by_messages(spans: InMemorySpanExporter, llm: ChatOpenAI) -> None:
+    tracepond.autolog()
+    graph = two_node_graph(llm, is_async=True)
+    chunks = [chunk async for chunk in graph.astream({"question": "hi"}, stream_mode="messages")]
+    assert chunks
+    assert tree(spans) == GRAPH_TREE
+    assert_one_trace(spans)
+    assert tracepond.get_current_trace_id() is None
+
+
 def test_without_the_openai_provider_the_chat_model_span_is_the_record(
     spans: InMemorySpanExporter, llm: ChatOpenAI
 ) -> None:
