@@ -346,6 +346,7 @@ async def test_a_direct_openai_call_in_an_async_node_nests_under_the_node(
         async def node(state: State) -> State:
             await llm.ainvoke("first")
             await client.embeddings.create(model="text-embedding-3-small", input="second")
+            tracepond.update_current_trace(tags={"stage": "node"})  # reaches the node's span
             return {"answer": "done"}
 
         builder = StateGraph(State)
@@ -360,6 +361,8 @@ async def test_a_direct_openai_call_in_an_async_node_nests_under_the_node(
         (CHAT, "CHAT_MODEL", CHAT),
         ("embeddings text-embedding-3-small", "EMBEDDING", "node"),
     ]
+    (node_span,) = named(spans, "node")
+    assert json.loads(attributes(node_span)["tracepond.tags"]) == {"stage": "node"}
 
 
 def untraced_then_traced(run: Any) -> tuple[BaseException, BaseException]:
@@ -585,6 +588,22 @@ def test_credentials_in_tool_arguments_never_reach_the_spans(spans: InMemorySpan
         "user": "ana",
         "password": "[REDACTED]",
     }
+
+
+def test_a_redact_hook_that_raises_drops_the_content_and_the_run_goes_on(
+    spans: InMemorySpanExporter,
+) -> None:
+    def hook(span_name: str, kind: str, value: Any) -> Any:
+        raise RuntimeError("the app's hook is broken")
+
+    tracepond.configure(store=None, redact=hook)
+    tracepond.autolog()
+    assert login.invoke({"user": "ana", "password": "x"}) == "ana is in"
+    (span,) = spans.get_finished_spans()
+    recorded = attributes(span)
+    assert recorded["tracepond.content.dropped"] is True
+    assert not {"tracepond.inputs", "gen_ai.tool.call.arguments"} & set(recorded)
+    assert recorded["gen_ai.tool.name"] == "login"
 
 
 def test_suppressed_runs_are_not_traced(spans: InMemorySpanExporter, llm: ChatOpenAI) -> None:

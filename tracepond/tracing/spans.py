@@ -376,7 +376,7 @@ def start_span(
 
 def get_current_span() -> LiveSpan | None:
     """The span current in this context (tracepond's or the app's own OTel span), or None."""
-    span = otel_trace.get_current_span()
+    span = otel_trace.get_current_span(live_parent())
     return LiveSpan(span) if span.get_span_context().is_valid else None
 
 
@@ -403,7 +403,7 @@ def update_current_trace(
     or metadata key or a non-string id. Outside a trace it logs a warning and does nothing.
     """
     _check_trace_fields(tags, session_id, user_id, metadata)
-    current = otel_trace.get_current_span()
+    current = otel_trace.get_current_span(live_parent())
     if not current.is_recording():
         if not current.get_span_context().is_valid:
             logger.warning("tracepond.update_current_trace() called outside a trace; ignored.")
