@@ -463,6 +463,23 @@ def test_a_malformed_event_in_a_stream(spans: InMemorySpanExporter, api_key: str
     ]
 
 
+def test_a_text_completion_llm(
+    spans: InMemorySpanExporter, server: FakeOpenAIServer, api_key: str
+) -> None:
+    from langchain_openai import OpenAI
+
+    llm = OpenAI(
+        model="gpt-3.5-turbo-instruct", api_key=api_key, base_url=server.base_url, max_retries=0
+    )
+    tracepond.autolog()
+    assert llm.invoke("Say hi").strip() == "Echo: Say hi"
+    name = "text_completion gpt-3.5-turbo-instruct"
+    assert tree(spans) == [(name, "LLM", None), (name, "LLM", name)]
+    framework, provider = named(spans, name)
+    assert attributes(framework)["tracepond.inputs"] == '"Say hi"'
+    assert attributes(provider)["gen_ai.usage.input_tokens"] >= 1
+
+
 class Shelf(BaseRetriever):
     """A retriever over two fixed documents."""
 
