@@ -102,7 +102,9 @@ def main() -> None:
     agents.set_trace_processors([])  # the SDK's own exporter would try OpenAI's backend
     with tempfile.TemporaryDirectory() as directory:
         tracepond.configure(store=str(Path(directory) / "bench.duckdb"))
-        print(f"{calls} calls x {rounds} rounds per mode; median thread-CPU microseconds per call\n")
+        print(
+            f"{calls} calls x {rounds} rounds per mode; median thread-CPU microseconds per call\n"
+        )
         print(f"{'workload':36} {'bare':>9} {'provider':>9} {'framework':>10} {'added':>9}")
         for label, (make, framework) in WORKLOADS.items():
             # The first call with autolog on: openai caches `with_raw_response` (which LangChain
