@@ -59,7 +59,8 @@ _NOT_FAILURES = (GeneratorExit, asyncio.CancelledError)
 
 
 def patch(patcher: Patcher, options: AutologOptions) -> None:
-    """Add tracepond's processor to the SDK's trace provider."""
+    """Add tracepond's processor to the SDK's trace provider; wrap the runner for the run's input
+    and output."""
     import agents.run as sdk_run
     import agents.tracing as sdk_tracing
 
