@@ -150,7 +150,7 @@ def assert_each_call_counted_once(spans: InMemorySpanExporter, calls: int) -> No
 async def test_a_two_node_graph(
     spans: InMemorySpanExporter, server: FakeOpenAIServer, llm: ChatOpenAI, mode: str
 ) -> None:
-    assert tracepond.autolog() == ["bedrock", "groq", "langchain", "openai", "openai_agents"]
+    assert {"langchain", "openai", "openai_agents"} <= set(tracepond.autolog())
     graph = two_node_graph(llm, is_async=mode == "async")
     question: State = {"question": "Tell me about Paris"}
     result = graph.invoke(question) if mode == "sync" else await graph.ainvoke(question)
