@@ -145,6 +145,8 @@ def content_span(tracer: Tracer) -> None:
         span.set_attribute(attr.GEN_AI_SYSTEM_INSTRUCTIONS, "be brief")
         span.set_attribute(attr.INPUTS, '{"q": "secret plan"}')
         span.set_attribute(attr.OUTPUTS, '"answer"')
+        span.set_attribute(attr.GEN_AI_TOOL_CALL_ARGUMENTS, '{"plan": "secret"}')
+        span.set_attribute(attr.GEN_AI_TOOL_CALL_RESULT, "done")
         span.set_attribute(attr.GEN_AI_REQUEST_MODEL, "m")
         span.add_event("gen_ai.choice", {attr.GEN_AI_OUTPUT_MESSAGES: "x", "index": 0})
 

@@ -53,6 +53,8 @@ PROVIDERS: dict[str, str] = {
     "anthropic": "tracepond.autolog.anthropic",
     "bedrock": "tracepond.autolog.bedrock",
     "gemini": "tracepond.autolog.gemini",
+    "openai_agents": "tracepond.autolog.openai_agents",
+    "langchain": "tracepond.autolog.langchain",
 }
 
 _lock = threading.Lock()

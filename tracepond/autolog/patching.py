@@ -12,6 +12,10 @@ wrapper that another library stacked on top of ours (so ours cannot be taken out
 is inert.
 
 The wrapper signature is wrapt's: ``wrapper(wrapped, instance, args, kwargs)``.
+
+What a library lets us install through its own API instead (the Agents SDK's trace processors,
+LangChain's configure hooks) is recorded with ``on_unpatch(label, undo)``: ``unpatch_all()``
+calls ``undo`` with the patches, newest first, so disabling a provider removes that too.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class Patcher:
     def __init__(self, provider: str) -> None:
         self.provider = provider
         self._applied: list[AppliedPatch] = []
+        self._undos: list[tuple[str, Callable[[], None]]] = []
         self._enabled = True
 
     # The FunctionWrapper asks this on every call; False makes it call the original directly.
@@ -59,7 +64,12 @@ class Patcher:
     @property
     def patched(self) -> list[str]:
         """Labels of what is currently patched, in the order it was patched."""
-        return [patch.label for patch in self._applied]
+        return [patch.label for patch in self._applied] + [label for label, _ in self._undos]
+
+    def on_unpatch(self, label: str, undo: Callable[[], None]) -> None:
+        """Have ``unpatch_all()`` call ``undo()``: for a hook installed through the library's own
+        registration API (``label`` names it in logs and :attr:`patched`)."""
+        self._undos.append((label, undo))
 
     def wrap(
         self,
@@ -102,6 +112,10 @@ class Patcher:
         """Remove every patch this Patcher applied (newest first); returns their labels."""
         self._enabled = False
         removed: list[str] = []
+        while self._undos:
+            label, undo = self._undos.pop()
+            undo()
+            removed.append(label)
         while self._applied:
             patch = self._applied.pop()
             current = vars(patch.owner).get(patch.attribute, _MISSING)

@@ -43,10 +43,23 @@ from tracepond.conventions import attributes as attr
 from tracepond.errors import log_internal_error
 from tracepond.tracing import serialize
 from tracepond.tracing.provider import get_tracer
-from tracepond.tracing.spans import end_span, record_error, start_attributes, track_local_root
+from tracepond.tracing.spans import (
+    end_span,
+    live_parent,
+    record_error,
+    start_attributes,
+    track_local_root,
+)
 from tracepond.tracing.suppress import is_suppressed
 
 logger = logging.getLogger("tracepond.autolog")
+
+
+# A framework integration (``bridge.SpanBridge``) that sees a model call from above, a LangChain
+# chat model or an Agents SDK model span, puts a list under this key in the context while the
+# call runs. A provider span started inside joins it, and the framework then leaves the model,
+# usage and cost to that span, so a trace's totals count each call once.
+PROVIDER_CALLS = otel_context.create_key("tracepond-provider-calls")
 
 
 @dataclass
@@ -184,11 +197,15 @@ class CallRecord:
         if self.request_model:
             attributes[attr.GEN_AI_REQUEST_MODEL] = self.request_model
         self.start_ns = time.perf_counter_ns()
+        parent = live_parent()
         span = self.span = get_tracer().start_span(
-            self.span_name(), kind=SpanKind.CLIENT, attributes=attributes
+            self.span_name(), context=parent, kind=SpanKind.CLIENT, attributes=attributes
         )
         if span.is_recording():
             track_local_root(span)  # a bare call is its trace's root: update_current_trace finds it
+        calls = otel_context.get_value(PROVIDER_CALLS) if parent is None else None
+        if isinstance(calls, list):  # a framework's model step is waiting to hear of us
+            calls.append(span)
 
     def span_name(self) -> str:
         """``"{gen_ai.operation.name} {gen_ai.request.model}"``, as the conventions name spans."""

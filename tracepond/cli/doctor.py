@@ -27,12 +27,14 @@ _PROVIDER_PACKAGES = {
     "bedrock": "boto3",
     "bedrock (async)": "aiobotocore",
     "gemini": "google.genai",
+    "openai_agents": "agents",
+    "langchain": "langchain_core",
 }
 
 
 def diagnose(store: str) -> dict[str, Any]:
     """What `tracepond doctor` reports, as plain data."""
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, packages_distributions, version
 
     report: dict[str, Any] = {"store": os.path.abspath(store) if "://" not in store else store}
     report["store_exists"] = "://" in store or os.path.exists(store)
@@ -47,10 +49,16 @@ def diagnose(store: str) -> dict[str, Any]:
         if found is None:
             providers[name] = None
             continue
-        try:
-            providers[name] = version(package.replace(".", "-"))  # google.genai: google-genai
-        except PackageNotFoundError:
-            providers[name] = "installed"
+        # The distribution named like the import ("google.genai": google-genai), else the one
+        # that installs it ("agents": openai-agents).
+        names = [package.replace(".", "-"), *packages_distributions().get(package, [])]
+        providers[name] = "installed"
+        for distribution in names:
+            try:
+                providers[name] = version(distribution)
+                break
+            except PackageNotFoundError:
+                continue
     report["providers"] = providers
     return report
 

@@ -38,6 +38,14 @@ GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
 GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"
 GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
 GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
+# Agent and tool spans (invoke_agent, execute_tool), as agent frameworks report them.
+GEN_AI_AGENT_NAME = "gen_ai.agent.name"
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_TYPE = "gen_ai.tool.type"  # 'function' | 'extension' | 'datastore'
+GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"  # content
+GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"  # content
 SERVER_ADDRESS = "server.address"
 SERVER_PORT = "server.port"
 ERROR_TYPE = "error.type"
@@ -49,7 +57,13 @@ AWS_BEDROCK_GUARDRAIL_ID = (
 
 # Attributes that carry message content: exported over OTLP only when the user opts in.
 GEN_AI_CONTENT_ATTRIBUTES = frozenset(
-    {GEN_AI_INPUT_MESSAGES, GEN_AI_OUTPUT_MESSAGES, GEN_AI_SYSTEM_INSTRUCTIONS}
+    {
+        GEN_AI_INPUT_MESSAGES,
+        GEN_AI_OUTPUT_MESSAGES,
+        GEN_AI_SYSTEM_INSTRUCTIONS,
+        GEN_AI_TOOL_CALL_ARGUMENTS,
+        GEN_AI_TOOL_CALL_RESULT,
+    }
 )
 
 # --- tracepond's own -------------------------------------------------------------------------

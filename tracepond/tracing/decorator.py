@@ -35,6 +35,7 @@ from tracepond.tracing.spans import (
     check_attribute_keys,
     end_span,
     fail_span,
+    live_parent,
     start_attributes,
     track_local_root,
 )
@@ -123,7 +124,7 @@ class _Plan:
                     attributes[attr.EXPERIMENT_ID] = run.experiment_id
             if model_id is not None:
                 attributes[attr.MODEL_ID] = model_id
-        span = get_tracer().start_span(self.name, attributes=attributes)
+        span = get_tracer().start_span(self.name, context=live_parent(), attributes=attributes)
         if span.is_recording():
             track_local_root(span)
             if (args or kwargs) and get_settings().capture_content:

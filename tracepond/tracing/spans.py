@@ -259,6 +259,42 @@ def track_local_root(span: Span) -> None:
         _local_roots[trace_id] = span
 
 
+# Spans that ended in another contextvars context than the one they were made current in (a
+# framework's async callbacks): by span id, the context current before them, which
+# ``live_parent`` uses instead. Bounded: it only has to outlive the caller's next few steps.
+_ended_elsewhere: dict[int, otel_context.Context] = {}
+_MAX_ENDED_ELSEWHERE = 2048
+
+
+def ended_elsewhere(span: Span, previous: otel_context.Context) -> None:
+    """Say that ``span`` ended away from the context it is current in, where ``previous`` was
+    current before it: spans started there from now on go under ``previous``'s span."""
+    if len(_ended_elsewhere) >= _MAX_ENDED_ELSEWHERE:
+        for stale in list(_ended_elsewhere)[: _MAX_ENDED_ELSEWHERE // 2]:
+            _ended_elsewhere.pop(stale, None)
+    _ended_elsewhere[span.get_span_context().span_id] = previous
+
+
+def live_parent() -> otel_context.Context | None:
+    """The context a new span starts in: None (the current one), unless the current span is one
+    that ended elsewhere (see :func:`ended_elsewhere`); then the context before it. A framework
+    that reports a step's end from another asyncio task (LangChain's async callbacks do) cannot
+    restore the context the step started in, which keeps the ended step current there; what
+    starts there next belongs to the step's parent, not under a step that is over. (Other ended
+    spans stay parents: work an app submits inside a span may run after it ends.)"""
+    span = otel_trace.get_current_span()
+    if not _ended_elsewhere or getattr(span, "end_time", None) is None:
+        return None
+    context: otel_context.Context | None = None
+    for _ in range(64):  # each step out is one ended framework step; never nested this deep
+        previous = _ended_elsewhere.get(span.get_span_context().span_id)
+        if previous is None:
+            break
+        context = previous
+        span = otel_trace.get_current_span(context)
+    return context
+
+
 def begin(
     name: str,
     span_type: str,
@@ -268,7 +304,7 @@ def begin(
     """Start an SDK span under the current context (not made current), with tracepond's start
     attributes, tracked as a local root when it is one. Autolog wrappers use it."""
     span = get_tracer().start_span(
-        name, kind=kind, attributes=start_attributes(span_type, attributes)
+        name, context=live_parent(), kind=kind, attributes=start_attributes(span_type, attributes)
     )
     if span.is_recording():
         track_local_root(span)
@@ -340,14 +376,15 @@ def start_span(
 
 def get_current_span() -> LiveSpan | None:
     """The span current in this context (tracepond's or the app's own OTel span), or None."""
-    span = otel_trace.get_current_span()
+    span = otel_trace.get_current_span(live_parent())
     return LiveSpan(span) if span.get_span_context().is_valid else None
 
 
 def get_current_trace_id() -> str | None:
     """The current trace's id as 32 lowercase hex characters; None outside a trace, or when the
     trace was sampled out (nothing of it will be stored)."""
-    context = otel_trace.get_current_span().get_span_context()
+    span = otel_trace.get_current_span(live_parent())
+    context = span.get_span_context()
     if not context.is_valid or not context.trace_flags.sampled:
         return None
     return format(context.trace_id, "032x")
@@ -366,7 +403,7 @@ def update_current_trace(
     or metadata key or a non-string id. Outside a trace it logs a warning and does nothing.
     """
     _check_trace_fields(tags, session_id, user_id, metadata)
-    current = otel_trace.get_current_span()
+    current = otel_trace.get_current_span(live_parent())
     if not current.is_recording():
         if not current.get_span_context().is_valid:
             logger.warning("tracepond.update_current_trace() called outside a trace; ignored.")
