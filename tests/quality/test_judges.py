@@ -42,7 +42,10 @@ def autolog_off_after() -> Iterator[None]:
 
 
 def _one(judge: Any, row: ScorerInput = ROW) -> Any:
-    [verdict] = judge.run(row)
+    try:
+        [verdict] = judge.run(row)
+    finally:
+        judge.close()
     return verdict
 
 
@@ -167,10 +170,11 @@ def test_an_unparseable_answer_is_an_error_assessment(
 
 
 def test_a_judge_call_is_not_in_the_users_traces(
-    store: str, openai_server: FakeOpenAIServer
+    store: str, openai_server: FakeOpenAIServer, request: pytest.FixtureRequest
 ) -> None:
     tracepond.autolog(providers=["openai"])
     client = openai.OpenAI(max_retries=0)
+    request.addfinalizer(client.close)
 
     def bot(question: str) -> str:
         reply = client.chat.completions.create(
@@ -195,7 +199,9 @@ def test_a_judge_call_is_not_in_the_users_traces(
     assert len(tracepond.search_traces()) == 1
 
 
-def test_groq_and_bedrock_judges(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_groq_and_bedrock_judges(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
     with FakeGroqServer() as groq_server:
         monkeypatch.setenv("GROQ_BASE_URL", groq_server.base_url)
         monkeypatch.setenv("GROQ_API_KEY", "gsk-test")
@@ -204,6 +210,7 @@ def test_groq_and_bedrock_judges(monkeypatch: pytest.MonkeyPatch) -> None:
         assert groq_server.requests[0].path == "/openai/v1/chat/completions"
     with FakeBedrockServer() as bedrock_server:
         client = boto3.client("bedrock-runtime", **bedrock_server.client_kwargs())
+        request.addfinalizer(client.close)
         judge = tracepond.judges.safety(model="bedrock:/anthropic.claude-3-haiku-20240307-v1:0",
                                         client=client)  # fmt: skip
         verdict = _one(judge)
@@ -214,8 +221,8 @@ def test_groq_and_bedrock_judges(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_provider_that_fails_gives_an_error_assessment(openai_server: FakeOpenAIServer) -> None:
     openai_server.fail_next(500)
-    client = openai.OpenAI(max_retries=0)
-    verdict = _one(tracepond.judges.correctness(model="openai:/gpt-4o-mini", client=client))
+    with openai.OpenAI(max_retries=0) as client:
+        verdict = _one(tracepond.judges.correctness(model="openai:/gpt-4o-mini", client=client))
     assert verdict.error.startswith("InternalServerError:")
 
 

@@ -31,7 +31,6 @@ from contextlib import contextmanager
 from typing import Any
 
 from tracepond.errors import AssessmentError
-from tracepond.tracking import run_logging, runs
 from tracepond.store.assessments import (
     EXPECTATION,
     FEEDBACK,
@@ -41,9 +40,10 @@ from tracepond.store.assessments import (
     apply_changes,
 )
 from tracepond.store.connection import resolve_store
-from tracepond.store.trace import Trace
 from tracepond.store.query import get_trace
+from tracepond.store.trace import Trace
 from tracepond.tracing.spans import start_span
+from tracepond.tracking import run_logging, runs
 from tracepond.tracking.assessments import Feedback, build, parse_source
 from tracepond.tracking.evaluation_data import EvalRow, prepare
 from tracepond.tracking.evaluation_result import EvaluationResult, RowResult, aggregate
@@ -92,6 +92,9 @@ def evaluate(
         writer.close()
         runs.end_run(runs.FAILED, run_id=run.run_id, store=path)
         raise
+    finally:
+        for scorer in chosen:
+            scorer.close()
     writer.close()
     metrics = _log_metrics(finished, run.run_id, path)
     runs.end_run(runs.FINISHED, run_id=run.run_id, store=path)

@@ -93,7 +93,16 @@ class JudgeModel:
         self.uri = uri
         self.provider, self.model = parse_model_uri(uri)
         self._client = client
+        self._owned = client is None  # a client made here is closed here; a given one is not
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the client this model made (a later call makes a new one)."""
+        with self._lock:
+            client, self._client = (self._client, None) if self._owned else (None, self._client)
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
 
     def client(self) -> Any:
         with self._lock:

@@ -70,6 +70,9 @@ class Judge(Scorer):
         self.wants = tuple(wants)
         self.value_type = value_type
 
+    def close(self) -> None:
+        self.model.close()
+
     def system_prompt(self) -> str:
         return (
             f"[tracepond-judge:{self.name}] You are an impartial judge of an AI assistant's "

@@ -73,6 +73,9 @@ class Scorer:
         assert self.func is not None
         return self.func(**{key: arguments.get(key) for key in self.wants})
 
+    def close(self) -> None:
+        """Release what the scorer holds (a judge's client); evaluate() calls it at the end."""
+
     def check(self) -> None:
         """Refuse a scorer that asks for an argument evaluate() cannot give."""
         if self.unknown:
