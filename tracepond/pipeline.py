@@ -25,6 +25,7 @@ from tracepond import config
 from tracepond.config import Settings
 from tracepond.errors import logger
 from tracepond.tracing import provider
+from tracepond.tracking import judge_models
 
 METRICS_SHUTDOWN_S = 3.0  # longest the last metrics export may hold up a shutdown
 
@@ -133,3 +134,16 @@ def _is_lake(store: str) -> bool:
 
 
 provider.set_processor_builder(build_processors)
+
+
+def _judge_cost(
+    provider_name: str, model: str, input_tokens: int, output_tokens: int
+) -> float | None:
+    """A judge call's cost from autolog's price tables (tracking may not import autolog)."""
+    from tracepond.autolog import pricing  # on the first judge call: `import tracepond` stays cheap
+
+    found = pricing.cost_for(provider_name, model, pricing.Usage(input_tokens, output_tokens))
+    return None if found is None else found[0]
+
+
+judge_models.set_cost_function(_judge_cost)

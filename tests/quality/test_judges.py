@@ -15,7 +15,6 @@ import tracepond
 from tracepond.autolog import pricing
 from tracepond.errors import AssessmentError
 from tracepond.testing import FakeBedrockServer, FakeGroqServer, FakeOpenAIServer
-from tracepond.tracking import judge_models
 from tracepond.tracking.scoring import ScorerInput
 
 ROW = ScorerInput(
@@ -38,7 +37,6 @@ def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeOpenAIServer]
 def autolog_off_after() -> Iterator[None]:
     yield
     tracepond.autolog(disable=True)
-    judge_models.set_cost_function(None)
 
 
 def _one(judge: Any, row: ScorerInput = ROW) -> Any:
@@ -64,15 +62,13 @@ def test_correctness_through_openai(openai_server: FakeOpenAIServer) -> None:
     assert "<expected_response>\n5 days\n</expected_response>" in sent["messages"][1]["content"]
 
 
-def test_judges_count_their_cost_when_priced(openai_server: FakeOpenAIServer) -> None:
-    judge_models.set_cost_function(
-        lambda provider, model, i, o: (found := pricing.cost_for(provider, model, pricing.Usage(i, o)))
-        and found[0]
-    )  # fmt: skip
+def test_judges_count_their_cost_from_the_price_tables(openai_server: FakeOpenAIServer) -> None:
     verdict = _one(tracepond.judges.correctness(model="openai:/gpt-4o-mini"))
     usage = pricing.Usage(verdict.metadata["input_tokens"], verdict.metadata["output_tokens"])
     expected = pricing.cost_for("openai", "gpt-4o-mini", usage)
     assert expected is not None and verdict.metadata["cost_usd"] == pytest.approx(expected[0])
+    unpriced = _one(tracepond.judges.correctness(model="openai:/my-own-finetune"))
+    assert "cost_usd" not in unpriced.metadata and unpriced.metadata["input_tokens"] > 0
 
 
 def test_every_builtin_judge_gives_a_verdict(openai_server: FakeOpenAIServer) -> None:
