@@ -20,9 +20,10 @@ EXPECTED = [
     "set_model_version_tag", "set_tag", "set_tags", "sql", "start_run", "start_span", "trace",
     "update_current_trace", "update_model_version", "update_registered_model", "wrap_with_context",
     # quality
-    "Assessment", "AssessmentError", "AssessmentSource", "EvaluationResult", "Expectation",
-    "Feedback", "Scorer", "delete_assessment", "evaluate", "get_assessment", "get_assessments",
-    "judges", "log_expectation", "log_feedback", "override_feedback", "scorer", "scorers",
+    "Assessment", "AssessmentError", "AssessmentSource", "EvaluationDataset", "EvaluationResult",
+    "Expectation", "Feedback", "Scorer", "create_dataset", "delete_assessment", "evaluate",
+    "get_assessment", "get_assessments", "get_dataset", "judges", "log_expectation",
+    "log_feedback", "override_feedback", "scorer", "scorers",
 ]  # fmt: skip
 EXPECTED += [  # prompts (issue 14)
     "PromptError", "PromptVersion", "delete_prompt_alias", "load_prompt", "register_prompt",
@@ -35,6 +36,7 @@ DESIGN_MD_NAMES = [  # the names DESIGN.md promises; they may never disappear
     "search_traces", "get_trace", "sql", "configure", "flush",
     "register_prompt", "set_prompt_alias", "load_prompt", "search_prompts",
     "log_feedback", "log_expectation", "get_assessments", "scorer", "evaluate", "scorers",
+    "judges", "create_dataset", "get_dataset",
 ]  # fmt: skip
 
 

@@ -62,14 +62,17 @@ _EXPORTS: dict[str, str] = {
     "Assessment": "tracepond.store.assessments:Assessment",
     "AssessmentError": "tracepond.errors:AssessmentError",
     "AssessmentSource": "tracepond.store.assessments:AssessmentSource",
+    "EvaluationDataset": "tracepond.tracking.datasets:EvaluationDataset",
     "EvaluationResult": "tracepond.tracking.evaluation_result:EvaluationResult",
     "Expectation": "tracepond.tracking.assessments:Expectation",
     "Feedback": "tracepond.tracking.assessments:Feedback",
     "Scorer": "tracepond.tracking.scoring:Scorer",
+    "create_dataset": "tracepond.tracking.datasets:create_dataset",
     "delete_assessment": "tracepond.tracking.assessments:delete_assessment",
     "evaluate": "tracepond.tracking.evaluation:evaluate",
     "get_assessment": "tracepond.tracking.assessments:get_assessment",
     "get_assessments": "tracepond.tracking.assessments:get_assessments",
+    "get_dataset": "tracepond.tracking.datasets:get_dataset",
     "judges": "tracepond.tracking.judges",  # a module: tracepond.judges.correctness(model=...)
     "log_expectation": "tracepond.tracking.assessments:log_expectation",
     "log_feedback": "tracepond.tracking.assessments:log_feedback",
@@ -188,6 +191,9 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.tracking.assessments import log_expectation as log_expectation
     from tracepond.tracking.assessments import log_feedback as log_feedback
     from tracepond.tracking.assessments import override_feedback as override_feedback
+    from tracepond.tracking.datasets import EvaluationDataset as EvaluationDataset
+    from tracepond.tracking.datasets import create_dataset as create_dataset
+    from tracepond.tracking.datasets import get_dataset as get_dataset
     from tracepond.tracking.entities import Experiment as Experiment
     from tracepond.tracking.entities import LoggedModel as LoggedModel
     from tracepond.tracking.entities import ModelStats as ModelStats

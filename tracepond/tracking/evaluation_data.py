@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tracepond.errors import AssessmentError
-from tracepond.store.assessments import EXPECTATION
 from tracepond.store.trace import Trace
+from tracepond.tracking.datasets import EvaluationDataset, trace_record
 
 
 @dataclass(frozen=True)
@@ -66,11 +66,8 @@ def prepare(data: Any, predict_fn: Callable[..., Any] | None) -> EvalData:
     return EvalData(_dict_rows(list(data), predict_fn))
 
 
-def _dataset_of(data: Any) -> Any:
-    # Duck-typed so that this module needs no import of the datasets module (which imports it).
-    if callable(getattr(data, "records", None)) and hasattr(data, "version"):
-        return data
-    return None
+def _dataset_of(data: Any) -> EvaluationDataset | None:
+    return data if isinstance(data, EvaluationDataset) else None
 
 
 def _is_dataframe(data: Any) -> bool:
@@ -121,9 +118,5 @@ def _is_missing(value: Any) -> bool:
 
 
 def _trace_row(index: int, trace: Trace) -> EvalRow:
-    raw = trace.info.inputs
-    inputs = dict(raw) if isinstance(raw, Mapping) else {"inputs": raw}
-    expectations = {
-        a.name: a.value for a in trace.info.assessments if a.kind == EXPECTATION and a.valid
-    }
-    return EvalRow(index, inputs, expectations, trace.info.outputs, True, trace)
+    record = trace_record(trace)
+    return EvalRow(index, record.inputs, record.expectations, record.outputs, True, trace)
