@@ -12,6 +12,7 @@ overridden one valid again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -23,6 +24,9 @@ import orjson
 
 from tracepond.errors import AssessmentError, NotFoundError, log_internal_error
 from tracepond.store.connection import flush_pending_writes, open_store
+
+# The span writer's batch tables (Arrow when pyarrow is there): its helpers, not a second copy.
+from tracepond.store.writer import Columns, _register, _table
 
 FEEDBACK, EXPECTATION = "feedback", "expectation"
 SOURCE_TYPES = ("HUMAN", "LLM_JUDGE", "CODE")
@@ -87,7 +91,6 @@ COLUMNS = (
     "valid",
     "overrides",
 )
-_SQL_TYPES = {"valid": "BOOLEAN", "create_time": "TIMESTAMP", "last_update_time": "TIMESTAMP"}
 
 
 def encode_value(name: str, value: Any) -> str:
@@ -109,6 +112,9 @@ class Changes:
     invalidate: Sequence[str] = ()  # assessment ids overridden by a row of `insert`
     delete: Sequence[str] = ()
     trace_id: str | None = None  # when set, every id above must belong to this trace
+    # The caller made (or read) these traces itself, as evaluate() does: they are not looked up,
+    # so the write does not wait for this process's span writer to commit them first.
+    known_traces: bool = False
 
 
 # Called after a commit with the rows inserted (the OTLP exporter sends them as events).
@@ -132,11 +138,13 @@ def remove_listener(listener: Listener) -> None:
 def apply_changes(store: str, changes: Changes) -> None:
     """THE write path of assessments: check, then apply in one transaction.
 
-    Raises NotFoundError (nothing written) for a trace id or an assessment id the store does not
-    have. Encoding happens before the store is opened, so a bad value changes nothing either.
+        Raises NotFoundError (nothing written) for a trace id or an assessment id the store does not
+        have (unless ``known_traces``). Encoding happens before the store is opened, so a bad value
+    changes nothing either.
     """
     rows = [_row(a) for a in changes.insert]
-    flush_pending_writes(store)
+    if not changes.known_traces:
+        flush_pending_writes(store)
     with open_store(store) as conn:
         conn.execute("BEGIN TRANSACTION")
         try:
@@ -157,7 +165,9 @@ def apply_changes(store: str, changes: Changes) -> None:
 
 
 def _check(conn: duckdb.DuckDBPyConnection, changes: Changes) -> None:
-    trace_ids = list(dict.fromkeys(a.trace_id for a in changes.insert))
+    trace_ids = (
+        [] if changes.known_traces else list(dict.fromkeys(a.trace_id for a in changes.insert))
+    )
     found = _present(conn, "traces", "trace_id", trace_ids)
     missing = [t for t in trace_ids if t not in found]
     if missing:
@@ -205,29 +215,52 @@ def _delete(conn: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> None:
 
 
 def _row(assessment: Assessment) -> tuple[Any, ...]:
-    values = []
-    for column in COLUMNS:
-        value = getattr(assessment, column)
-        if column == "value":
-            value = encode_value(assessment.name, value)
-        elif column == "metadata":
-            value = encode_value(f"{assessment.name} metadata", value or {})
-        elif isinstance(value, dt.datetime) and value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-        values.append(value)
-    return tuple(values)
+    """The row in COLUMNS order: value and metadata as JSON text, times in integer µs (UTC)."""
+    a = assessment
+    return (
+        a.assessment_id, a.trace_id, a.span_id, a.name, a.kind, encode_value(a.name, a.value),
+        a.source_type, a.source_id, a.rationale, a.error,
+        encode_value(f"{a.name} metadata", a.metadata or {}), a.run_id,
+        _micros(a.create_time), _micros(a.last_update_time or a.create_time), a.valid, a.overrides,
+    )  # fmt: skip
+
+
+def _micros(moment: dt.datetime | None) -> int:
+    if moment is None:
+        moment = dt.datetime.now(dt.timezone.utc)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return (moment - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_KINDS: Columns = tuple(
+    (name, {"valid": "BOOLEAN", "create_time": "TIMESTAMP", "last_update_time": "TIMESTAMP"}.get(
+        name, "VARCHAR"))
+    for name in COLUMNS
+)  # fmt: skip
+_TIMES = (COLUMNS.index("create_time"), COLUMNS.index("last_update_time"))
 
 
 def _insert(conn: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert as columns unnested side by side: one statement, however many rows."""
+    """Insert the rows as one table, built as the span writer builds its batches (Arrow when
+    pyarrow is there): one statement however many rows."""
     if not rows:
         return
-    columns = list(zip(*rows, strict=True))
-    selects = ", ".join(f"unnest(?::{_SQL_TYPES.get(name, 'VARCHAR')}[])" for name in COLUMNS)
-    conn.execute(
-        f"INSERT INTO assessments ({', '.join(COLUMNS)}) SELECT {selects}",
-        [list(column) for column in columns],
-    )
+    new = _table(_KINDS, rows, _TIMES)
+    _register(conn, "tp_new_assessments", new)
+    try:
+        conn.execute(
+            f"INSERT INTO assessments ({', '.join(COLUMNS)}) "
+            f"SELECT {', '.join(COLUMNS)} FROM tp_new_assessments"
+        )
+    finally:
+        with contextlib.suppress(duckdb.Error):
+            if new.arrow is not None:
+                conn.unregister("tp_new_assessments")
+            else:
+                conn.execute("DROP VIEW IF EXISTS tp_new_assessments")
+                conn.execute("DROP TABLE IF EXISTS tp_new_assessments_raw")
 
 
 def _notify(inserted: Sequence[Assessment]) -> None:

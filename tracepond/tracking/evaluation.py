@@ -19,13 +19,13 @@ KeyboardInterrupt is re-raised. A progress bar is drawn on stderr only when it i
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import numbers
 import queue
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -53,7 +53,7 @@ logger = logging.getLogger("tracepond")
 
 EVALUATION_TAG = "tracepond.evaluation"
 DATASET_TAG, DATASET_VERSION_TAG = "tracepond.dataset", "tracepond.dataset_version"
-_BATCH_ROWS, _BATCH_SECONDS = 200, 2.0
+_BATCH_ASSESSMENTS, _BATCH_SECONDS = 2000, 2.0
 
 
 def evaluate(
@@ -261,27 +261,58 @@ def _pool(
 
 
 class _Writer:
-    """Writes finished rows' assessments in batches (every 200 rows or 2 s)."""
+    """Writes finished rows' assessments from its own thread, every 2 s or 500 rows' worth, so
+    the rows never wait for the store; ``close()`` writes the rest in the caller's thread."""
 
     def __init__(self, store: str) -> None:
         self.store = store
         self.pending: list[Assessment] = []
-        self.rows = 0
-        self.last = time.monotonic()
+        self.lock = threading.Lock()  # guards pending
+        self.writing = threading.Lock()  # one write at a time, in order
+        self.wake = threading.Event()
+        self.closed = False
+        self.thread = threading.Thread(
+            target=self._run, name="tracepond-evaluate-writer", daemon=True
+        )
+        self.thread.start()
 
     def add(self, result: RowResult, expectations: list[Assessment]) -> None:
-        self.pending.extend(expectations)
-        self.pending.extend(result.assessments)
-        self.rows += 1
-        if self.rows >= _BATCH_ROWS or time.monotonic() - self.last >= _BATCH_SECONDS:
-            self.close()
+        with self.lock:
+            self.pending.extend(expectations)
+            self.pending.extend(result.assessments)
+            full = len(self.pending) >= _BATCH_ASSESSMENTS
+        if full:
+            self.wake.set()
+
+    def _run(self) -> None:
+        while not self.closed:
+            self.wake.wait(_BATCH_SECONDS)
+            self.wake.clear()
+            if self.closed:
+                return
+            # A failed batch goes back to pending: close() writes it, and raises if it fails.
+            with contextlib.suppress(Exception):
+                self.write()
+
+    def write(self) -> None:
+        with self.writing:
+            with self.lock:
+                batch, self.pending = self.pending, []
+            if not batch:
+                return
+            try:
+                apply_changes(self.store, Changes(insert=batch, known_traces=True))
+            except BaseException:
+                with self.lock:
+                    self.pending[:0] = batch  # kept for the next try (Ctrl-C mid-write included)
+                raise
 
     def close(self) -> None:
-        """Write what is pending; kept for the next try if the write is interrupted."""
-        if self.pending:
-            apply_changes(self.store, Changes(insert=list(self.pending)))
-            self.pending.clear()
-        self.rows, self.last = 0, time.monotonic()
+        """Stop the thread and write what is pending."""
+        self.closed = True
+        self.wake.set()
+        self.thread.join()
+        self.write()
 
 
 def _log_metrics(finished: list[RowResult], run_id: str, store: str) -> dict[str, float]:

@@ -10,8 +10,8 @@ of Feedback (each with its own name). Its name is the function's ``__name__`` un
 ``@scorer(name=...)`` says otherwise; it names the assessment and the metric ``NAME/mean``.
 
 Running a scorer never raises: an exception, a hang past ``timeout_s`` or a value that cannot be
-stored becomes a Feedback with ``error`` set ("ExceptionType: message"). A scorer runs in its own
-daemon thread when it has a timeout, so a hung one is abandoned, not waited for.
+stored becomes a Feedback with ``error`` set ("ExceptionType: message"). A scorer with a timeout
+runs on a daemon scorer thread, so a hung one is abandoned, not waited for.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextvars
 import inspect
 import numbers
+import queue
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -127,29 +128,67 @@ def _check_timeout(timeout_s: float | None) -> float | None:
     return float(timeout_s)
 
 
+class _Call:
+    """One scorer call handed to a scorer thread, and its outcome."""
+
+    __slots__ = ("arguments", "call", "context", "done", "error", "value")
+
+    def __init__(self, call: Callable[..., Any], arguments: dict[str, Any]) -> None:
+        self.call, self.arguments = call, arguments
+        self.context = contextvars.copy_context()
+        self.done = threading.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.value = self.context.run(self.call, **self.arguments)
+        except BaseException as error:  # handed to the waiting thread
+            self.error = error
+        self.done.set()
+
+
+class _ScorerThreads:
+    """Daemon threads that run scorer calls, reused from call to call (starting a thread per
+    call costs ~100 µs). A call that hangs keeps its thread; the next call finds no idle thread
+    and starts another, so a hung scorer never blocks the others."""
+
+    def __init__(self) -> None:
+        self.calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
+        self.lock = threading.Lock()
+        self.idle = 0
+
+    def submit(self, call: _Call) -> None:
+        with self.lock:
+            start = self.idle == 0
+            if not start:
+                self.idle -= 1  # this call is that thread's
+        if start:
+            threading.Thread(target=self._work, name="tracepond-scorer", daemon=True).start()
+        self.calls.put(call)
+
+    def _work(self) -> None:
+        while True:
+            self.calls.get().run()
+            with self.lock:
+                self.idle += 1
+
+
+_threads = _ScorerThreads()
+
+
 def _call_with_timeout(
     call: Callable[..., Any], arguments: dict[str, Any], timeout_s: float | None, name: str
 ) -> Any:
     if timeout_s is None:
         return call(**arguments)
-    outcome: list[Any] = []
-    context = contextvars.copy_context()
-
-    def work() -> None:
-        try:
-            outcome.append((True, context.run(call, **arguments)))
-        except BaseException as error:  # handed to the caller's thread
-            outcome.append((False, error))
-
-    thread = threading.Thread(target=work, name=f"tracepond-scorer-{name}", daemon=True)
-    thread.start()
-    thread.join(timeout_s)
-    if not outcome:
+    task = _Call(call, arguments)
+    _threads.submit(task)
+    if not task.done.wait(timeout_s):
         raise TimeoutError(f"scorer {name!r} did not finish within {timeout_s:g}s")
-    ok, value = outcome[0]
-    if not ok:
-        raise value
-    return value
+    if task.error is not None:
+        raise task.error
+    return task.value
 
 
 def to_feedback(name: str, value: Any) -> list[Feedback]:
