@@ -86,7 +86,27 @@ def _build_otlp(settings: Settings) -> SpanProcessor | None:
     detach_metrics = attach_metric_reader(settings)
     if detach_metrics is not None:
         processor.on_shutdown(detach_metrics)
+    detach_events = _attach_evaluation_events(settings)
+    if detach_events is not None:
+        processor.on_shutdown(detach_events)
     return processor
+
+
+def _attach_evaluation_events(settings: Settings) -> Callable[[], None] | None:
+    """Send each new feedback as a gen_ai.evaluation.result event while this processor lives."""
+    from tracepond.exporters import otlp_evaluations
+    from tracepond.store import assessments
+
+    events = otlp_evaluations.build_evaluation_events(settings)
+    if events is None:
+        return None
+    assessments.add_listener(events)
+
+    def detach() -> None:
+        assessments.remove_listener(events)
+        events.shutdown()
+
+    return detach
 
 
 def attach_metric_reader(settings: Settings) -> Callable[[], None] | None:
