@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import tracepond
+from tests.tracking.conftest import read_all
 from tracepond.tracking import runs
 
 TABLES = (
@@ -62,16 +63,6 @@ def make_trace(store: str) -> Callable[..., str]:
     return make
 
 
-def read_all(store: str) -> dict[str, list[tuple[Any, ...]]]:
-    tracepond.flush()
-    if not Path(store).exists():
-        return {}
-    return {
-        table: sorted(tracepond.sql(f"SELECT * FROM {table}", store=store).fetchall(), key=repr)
-        for table in TABLES
-    }
-
-
 @pytest.fixture
 def snapshot(store: str) -> Callable[[], dict[str, list[tuple[Any, ...]]]]:
-    return lambda: read_all(store)
+    return lambda: read_all(store, TABLES)

@@ -3,60 +3,28 @@ real OTLP/HTTP log exporter to a receiver on 127.0.0.1 and decoded there."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 
 import tracepond
-from tests.interop.receivers import any_value
+from tests.interop.receivers import HttpReceiver, any_value
 from tracepond.store import assessments
 from tracepond.tracing import provider
 
 
-class LogsReceiver:
-    """OTLP/HTTP protobuf logs at http://127.0.0.1:PORT/v1/logs, decoded into dicts."""
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-        self.arrived = threading.Event()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                request = logs_service_pb2.ExportLogsServiceRequest()
-                if self.path.endswith("/logs"):  # spans and metrics are answered, not kept
-                    request.ParseFromString(body)
-                for resource_logs in request.resource_logs:
-                    for scope_logs in resource_logs.scope_logs:
-                        for record in scope_logs.log_records:
-                            receiver.records.append({
-                                "path": self.path, "event_name": record.event_name,
-                                "trace_id": record.trace_id.hex(), "span_id": record.span_id.hex(),
-                                "attributes": {kv.key: any_value(kv.value) for kv in record.attributes},
-                            })  # fmt: skip
-                receiver.arrived.set()
-                payload = logs_service_pb2.ExportLogsServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def log_records(receiver: HttpReceiver) -> list[dict[str, Any]]:
+    """Every log record the receiver got, decoded."""
+    return [
+        {"event_name": record.event_name, "trace_id": record.trace_id.hex(),
+         "span_id": record.span_id.hex(),
+         "attributes": {kv.key: any_value(kv.value) for kv in record.attributes}}
+        for request in receiver.log_requests
+        for resource_logs in request.resource_logs
+        for scope_logs in resource_logs.scope_logs
+        for record in scope_logs.log_records
+    ]  # fmt: skip
 
 
 @pytest.fixture(autouse=True)
@@ -66,10 +34,9 @@ def quick_exporter_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def receiver() -> Iterator[LogsReceiver]:
-    found = LogsReceiver()
-    yield found
-    found.stop()
+def receiver() -> Iterator[HttpReceiver]:
+    with HttpReceiver() as found:
+        yield found
 
 
 def _flush_events() -> None:
@@ -79,9 +46,9 @@ def _flush_events() -> None:
 
 @pytest.mark.parametrize("with_content", [False, True])
 def test_feedback_goes_out_as_evaluation_events(
-    store: str, receiver: LogsReceiver, with_content: bool
+    store: str, receiver: HttpReceiver, with_content: bool
 ) -> None:
-    tracepond.configure(store=store, otlp_endpoint=receiver.url, export_content=with_content)
+    tracepond.configure(store=store, otlp_endpoint=receiver.base_url, export_content=with_content)
 
     @tracepond.trace
     def answer(question: str) -> str:
@@ -99,10 +66,11 @@ def test_feedback_goes_out_as_evaluation_events(
     tracepond.log_feedback(trace_id, "tone", "polite", span_id=child, rationale="kind words")
     _flush_events()
 
-    events = {r["attributes"]["gen_ai.evaluation.name"]: r for r in receiver.records}
+    records = log_records(receiver)
+    events = {r["attributes"]["gen_ai.evaluation.name"]: r for r in records}
     assert set(events) == {"exact_match", "regex", "tone"}  # expectations are not sent
-    assert {r["path"] for r in receiver.records} == {"/v1/logs"}
-    assert {r["event_name"] for r in receiver.records} == {"gen_ai.evaluation.result"}
+    assert "/v1/logs" in receiver.paths
+    assert {r["event_name"] for r in records} == {"gen_ai.evaluation.result"}
     exact = events["exact_match"]
     assert (exact["trace_id"], exact["span_id"]) == (trace_id, trace.info.root_span_id)
     assert exact["attributes"]["gen_ai.evaluation.score.value"] == 1.0
@@ -115,8 +83,8 @@ def test_feedback_goes_out_as_evaluation_events(
     assert ("gen_ai.evaluation.explanation" in events["regex"]["attributes"]) is with_content
 
 
-def test_a_collector_that_is_down_delays_nothing(store: str, receiver: LogsReceiver) -> None:
-    url = receiver.url
+def test_a_collector_that_is_down_delays_nothing(store: str, receiver: HttpReceiver) -> None:
+    url = receiver.base_url
     receiver.stop()  # nothing listens there any more
     tracepond.configure(store=store, otlp_endpoint=url)
 
