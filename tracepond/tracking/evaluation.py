@@ -47,7 +47,7 @@ from tracepond.tracking import run_logging, runs
 from tracepond.tracking.assessments import Feedback, build, parse_source
 from tracepond.tracking.evaluation_data import EvalRow, prepare
 from tracepond.tracking.evaluation_result import EvaluationResult, RowResult, aggregate
-from tracepond.tracking.scoring import Scorer, ScorerInput, as_scorer
+from tracepond.tracking.scoring import Scorer, ScorerInput, as_scorer, run_scorers
 
 logger = logging.getLogger("tracepond")
 
@@ -147,13 +147,16 @@ class _Job:
             trace_id, outputs, error = self._predict(row)
         loader = _TraceLoader(trace_id, self.store, row.trace)
         scored = ScorerInput(row.inputs, outputs, row.expectations, loader)
-        assessments: list[Assessment] = []
-        for scorer in self.scorers:
-            if error is not None:
-                verdicts = [Feedback(name=scorer.name, error=f"predict_fn failed: {error}")]
-            else:
-                verdicts = scorer.run(scored)
-            assessments.extend(self._assessment(trace_id, scorer, v) for v in verdicts)
+        if error is None:
+            verdicts = run_scorers(self.scorers, scored)
+        else:
+            failed = f"predict_fn failed: {error}"
+            verdicts = [[Feedback(name=scorer.name, error=failed)] for scorer in self.scorers]
+        assessments = [
+            self._assessment(trace_id, scorer, verdict)
+            for scorer, found in zip(self.scorers, verdicts, strict=True)
+            for verdict in found
+        ]
         return RowResult(
             row.index, trace_id, row.inputs, outputs, row.expectations, error, assessments
         )

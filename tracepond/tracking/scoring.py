@@ -19,15 +19,15 @@ from __future__ import annotations
 import contextvars
 import inspect
 import numbers
-import queue
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, overload
 
 from tracepond.errors import AssessmentError
 from tracepond.store.assessments import encode_value
 from tracepond.store.trace import Trace
+from tracepond.tracking import scorer_threads
 from tracepond.tracking.assessments import Feedback, check_name
 
 ARGUMENTS = ("inputs", "outputs", "expectations", "trace")
@@ -86,7 +86,12 @@ class Scorer:
             )
 
     def run(self, row: ScorerInput) -> list[Feedback]:
-        """The scorer's verdicts on ``row``, never raising (failures become error Feedback)."""
+        """The scorer's verdicts on ``row`` within its timeout, never raising (failures and
+        timeouts become error Feedback)."""
+        return run_scorers([self], row)[0]
+
+    def verdicts(self, row: ScorerInput) -> list[Feedback]:
+        """The verdicts, computed in this thread (no timeout); failures become error Feedback."""
         arguments: dict[str, Any] = {
             "inputs": row.inputs,
             "outputs": row.outputs,
@@ -95,10 +100,52 @@ class Scorer:
         try:
             if "trace" in self.wants:
                 arguments["trace"] = row.trace()
-            value = _call_with_timeout(self.score, arguments, self.timeout_s, self.name)
-            return to_feedback(self.name, value)
+            return to_feedback(self.name, self.score(**arguments))
         except Exception as error:
             return [Feedback(name=self.name, error=f"{type(error).__name__}: {error}")]
+
+
+class _Batch:
+    """A row's scorers, run one after another on a scorer thread from ``start`` on."""
+
+    def __init__(self, scorers: Sequence[Scorer], row: ScorerInput, start: int) -> None:
+        self.scorers, self.row, self.start = scorers, row, start
+        self.context = contextvars.copy_context()
+        self.done = [threading.Event() for _ in scorers]
+        self.results: list[list[Feedback]] = [[] for _ in scorers]
+        self.abandoned = False  # set when a scorer overran: the rest moved to another thread
+
+    def run(self) -> None:
+        for index in range(self.start, len(self.scorers)):
+            if self.abandoned:
+                return
+            self.results[index] = self.context.run(self.scorers[index].verdicts, self.row)
+            self.done[index].set()
+
+
+def run_scorers(scorers: Sequence[Scorer], row: ScorerInput) -> list[list[Feedback]]:
+    """Each scorer's verdicts on ``row``, in order.
+
+    One scorer thread runs them one after another (one hand-off per row, not per scorer). A
+    scorer that overruns its ``timeout_s`` gets a TimeoutError Feedback and is left running on
+    that thread; the scorers after it go on on another thread."""
+    results: list[list[Feedback]] = [[] for _ in scorers]
+    start = 0
+    while start < len(scorers):
+        batch = _Batch(scorers, row, start)
+        scorer_threads.submit(batch)
+        for index in range(start, len(scorers)):
+            scorer = scorers[index]
+            if not batch.done[index].wait(scorer.timeout_s):  # None: no limit
+                batch.abandoned = True
+                results[index] = [Feedback(name=scorer.name, error=f"TimeoutError: scorer "
+                                           f"{scorer.name!r} did not finish within {scorer.timeout_s:g}s")]  # fmt: skip
+                start = index + 1
+                break
+            results[index] = batch.results[index]
+        else:
+            start = len(scorers)
+    return results
 
 
 def _parameters(func: Callable[..., Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -126,69 +173,6 @@ def _check_timeout(timeout_s: float | None) -> float | None:
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, numbers.Real) or timeout_s <= 0:
         raise AssessmentError(f"timeout_s must be a positive number of seconds, not {timeout_s!r}")
     return float(timeout_s)
-
-
-class _Call:
-    """One scorer call handed to a scorer thread, and its outcome."""
-
-    __slots__ = ("arguments", "call", "context", "done", "error", "value")
-
-    def __init__(self, call: Callable[..., Any], arguments: dict[str, Any]) -> None:
-        self.call, self.arguments = call, arguments
-        self.context = contextvars.copy_context()
-        self.done = threading.Event()
-        self.value: Any = None
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self.value = self.context.run(self.call, **self.arguments)
-        except BaseException as error:  # handed to the waiting thread
-            self.error = error
-        self.done.set()
-
-
-class _ScorerThreads:
-    """Daemon threads that run scorer calls, reused from call to call (starting a thread per
-    call costs ~100 µs). A call that hangs keeps its thread; the next call finds no idle thread
-    and starts another, so a hung scorer never blocks the others."""
-
-    def __init__(self) -> None:
-        self.calls: queue.SimpleQueue[_Call] = queue.SimpleQueue()
-        self.lock = threading.Lock()
-        self.idle = 0
-
-    def submit(self, call: _Call) -> None:
-        with self.lock:
-            start = self.idle == 0
-            if not start:
-                self.idle -= 1  # this call is that thread's
-        if start:
-            threading.Thread(target=self._work, name="tracepond-scorer", daemon=True).start()
-        self.calls.put(call)
-
-    def _work(self) -> None:
-        while True:
-            self.calls.get().run()
-            with self.lock:
-                self.idle += 1
-
-
-_threads = _ScorerThreads()
-
-
-def _call_with_timeout(
-    call: Callable[..., Any], arguments: dict[str, Any], timeout_s: float | None, name: str
-) -> Any:
-    if timeout_s is None:
-        return call(**arguments)
-    task = _Call(call, arguments)
-    _threads.submit(task)
-    if not task.done.wait(timeout_s):
-        raise TimeoutError(f"scorer {name!r} did not finish within {timeout_s:g}s")
-    if task.error is not None:
-        raise task.error
-    return task.value
 
 
 def to_feedback(name: str, value: Any) -> list[Feedback]:
