@@ -14,6 +14,7 @@ tokens, not dollars).
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import threading
 from collections.abc import Callable
@@ -92,17 +93,23 @@ class JudgeModel:
     def __init__(self, uri: str, client: Any = None) -> None:
         self.uri = uri
         self.provider, self.model = parse_model_uri(uri)
+        if client is None:
+            # Imported now, not on the first call: an import inside a scorer thread would count
+            # against the judge's timeout (openai takes a second or more to import).
+            importlib.import_module(PROVIDERS[self.provider][0])
         self._client = client
         self._owned = client is None  # a client made here is closed here; a given one is not
         self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Close the client this model made (a later call makes a new one)."""
+        """Close the client this model made (a later call makes a new one). From a daemon
+        thread: a call abandoned by its timeout may still hold a connection, and closing the
+        pool would wait for it."""
         with self._lock:
             client, self._client = (self._client, None) if self._owned else (None, self._client)
         close = getattr(client, "close", None)
         if callable(close):
-            close()
+            threading.Thread(target=close, name="tracepond-judge-close", daemon=True).start()
 
     def client(self) -> Any:
         with self._lock:
