@@ -9,7 +9,8 @@ scorer names used twice), so a refused call leaves the store as it was. Then eac
 ``predict_fn(**inputs)`` inside its own trace, in a pool of ``max_workers`` daemon threads, each
 carrying the run in its context so the trace links to it. Each scorer's verdict becomes an
 assessment on the row's trace; the row's expectations become expectation assessments. They are
-written in batches through the store's assessment write path while rows finish.
+written in batches through the store's assessment write path while rows finish (a long
+evaluation's every 10 s).
 
 A scorer that raises or hangs gives an error assessment and the evaluation goes on; so does a
 ``predict_fn`` that raises on a row (its trace records the exception). Ctrl-C stops: rows not
@@ -53,7 +54,7 @@ logger = logging.getLogger("tracepond")
 
 EVALUATION_TAG = "tracepond.evaluation"
 DATASET_TAG, DATASET_VERSION_TAG = "tracepond.dataset", "tracepond.dataset_version"
-_BATCH_ASSESSMENTS, _BATCH_SECONDS = 2000, 2.0
+_BATCH_ASSESSMENTS, _BATCH_SECONDS = 10_000, 10.0
 
 
 def evaluate(
@@ -264,8 +265,9 @@ def _pool(
 
 
 class _Writer:
-    """Writes finished rows' assessments from its own thread, every 2 s or 500 rows' worth, so
-    the rows never wait for the store; ``close()`` writes the rest in the caller's thread."""
+    """Writes finished rows' assessments from its own thread every 10 s (or 10,000 assessments),
+    so the rows never wait for the store; ``close()`` writes the rest in the caller's thread.
+    Few, large writes: each one takes the store file from the span writer for a while."""
 
     def __init__(self, store: str) -> None:
         self.store = store
