@@ -1,4 +1,4 @@
-"""Migration 5: a store of version 4 gains the assessments and dataset tables, data kept."""
+"""Migration 6: a store of version 5 (the one before) gains the assessments and dataset tables, data kept."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from tracepond.store import migrations
 from tracepond.store.connection import open_store
 
 
-def test_a_version_4_store_migrates_to_the_quality_tables(tmp_path: Path) -> None:
+def test_a_version_5_store_migrates_to_the_quality_tables(tmp_path: Path) -> None:
     path = str(tmp_path / "old.duckdb")
     conn = duckdb.connect(path)
-    migrations.migrate(conn, path, target=4)
+    migrations.migrate(conn, path, target=5)
     conn.execute("INSERT INTO traces (trace_id, name) VALUES ('ab' || repeat('0', 30), 'kept')")
     conn.close()
 

@@ -329,7 +329,9 @@ class _Parser:
             return self.prompt_field(token, parts[1:])
         if head in _ASSESSMENT_KINDS and len(parts) > 1:
             name = ".".join(parts[1:])
-            return _Field(_ASSESSMENT_VALUE, "text", (), False, (_ASSESSMENT_KINDS[head], name))
+            return _Field(
+                _ASSESSMENT_VALUE, "text", (), False, assessment=(_ASSESSMENT_KINDS[head], name)
+            )
         if len(parts) == 1 and head in TRACE_FIELDS:
             return _Field(f"t.{head}", TRACE_FIELDS[head], (), False)
         choices = [
