@@ -19,6 +19,11 @@ EXPECTED = [
     "search_runs", "search_traces", "set_active_model", "set_experiment", "set_model_alias",
     "set_model_version_tag", "set_tag", "set_tags", "sql", "start_run", "start_span", "trace",
     "update_current_trace", "update_model_version", "update_registered_model", "wrap_with_context",
+    # quality
+    "Assessment", "AssessmentError", "AssessmentSource", "EvaluationDataset", "EvaluationResult",
+    "Expectation", "Feedback", "Scorer", "create_dataset", "delete_assessment", "evaluate",
+    "get_assessment", "get_assessments", "get_dataset", "judges", "log_expectation",
+    "log_feedback", "override_feedback", "scorer", "scorers",
 ]  # fmt: skip
 EXPECTED += [  # prompts (issue 14)
     "PromptError", "PromptVersion", "delete_prompt_alias", "load_prompt", "register_prompt",
@@ -30,6 +35,8 @@ DESIGN_MD_NAMES = [  # the names DESIGN.md promises; they may never disappear
     "start_run", "log_params", "log_metric", "set_active_model", "register_model", "load_model",
     "search_traces", "get_trace", "sql", "configure", "flush",
     "register_prompt", "set_prompt_alias", "load_prompt", "search_prompts",
+    "log_feedback", "log_expectation", "get_assessments", "scorer", "evaluate", "scorers",
+    "judges", "create_dataset", "get_dataset",
 ]  # fmt: skip
 
 

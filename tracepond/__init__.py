@@ -58,6 +58,27 @@ _EXPORTS: dict[str, str] = {
     "set_tag": "tracepond.tracking.run_logging:set_tag",
     "set_tags": "tracepond.tracking.run_logging:set_tags",
     "start_run": "tracepond.tracking.runs:start_run",
+    # quality: assessments, scorers, judges, evaluation, datasets
+    "Assessment": "tracepond.store.assessments:Assessment",
+    "AssessmentError": "tracepond.errors:AssessmentError",
+    "AssessmentSource": "tracepond.store.assessments:AssessmentSource",
+    "EvaluationDataset": "tracepond.tracking.datasets:EvaluationDataset",
+    "EvaluationResult": "tracepond.tracking.evaluation_result:EvaluationResult",
+    "Expectation": "tracepond.tracking.assessments:Expectation",
+    "Feedback": "tracepond.tracking.assessments:Feedback",
+    "Scorer": "tracepond.tracking.scoring:Scorer",
+    "create_dataset": "tracepond.tracking.datasets:create_dataset",
+    "delete_assessment": "tracepond.tracking.assessments:delete_assessment",
+    "evaluate": "tracepond.tracking.evaluation:evaluate",
+    "get_assessment": "tracepond.tracking.assessments:get_assessment",
+    "get_assessments": "tracepond.tracking.assessments:get_assessments",
+    "get_dataset": "tracepond.tracking.datasets:get_dataset",
+    "judges": "tracepond.tracking.judges",  # a module: tracepond.judges.correctness(model=...)
+    "log_expectation": "tracepond.tracking.assessments:log_expectation",
+    "log_feedback": "tracepond.tracking.assessments:log_feedback",
+    "override_feedback": "tracepond.tracking.assessments:override_feedback",
+    "scorer": "tracepond.tracking.scoring:scorer",
+    "scorers": "tracepond.tracking.scorers",  # a module: tracepond.scorers.exact_match()
     # models and registry
     "LoadedModel": "tracepond.tracking.logged_models:LoadedModel",
     "LoggedModel": "tracepond.tracking.entities:LoggedModel",
@@ -102,7 +123,8 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'tracepond' has no attribute {name!r}")
     importlib.import_module("tracepond.pipeline")  # wires span processors before any tracing
     module_name, _, attribute = target.partition(":")
-    value = getattr(importlib.import_module(module_name), attribute)
+    module = importlib.import_module(module_name)
+    value = getattr(module, attribute) if attribute else module  # no attribute: the module
     globals()[name] = value  # later lookups skip __getattr__
     return value
 
@@ -136,12 +158,15 @@ sys.modules[__name__].__class__ = _Facade
 if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.autolog import autolog as autolog
     from tracepond.conventions.span_types import SpanType as SpanType
+    from tracepond.errors import AssessmentError as AssessmentError
     from tracepond.errors import ExperimentConflictError as ExperimentConflictError
     from tracepond.errors import ModelInputError as ModelInputError
     from tracepond.errors import ModelLoadError as ModelLoadError
     from tracepond.errors import PromptError as PromptError
     from tracepond.errors import RunError as RunError
     from tracepond.pipeline import configure as configure
+    from tracepond.store.assessments import Assessment as Assessment
+    from tracepond.store.assessments import AssessmentSource as AssessmentSource
     from tracepond.store.query import get_trace as get_trace
     from tracepond.store.query import search_traces as search_traces
     from tracepond.store.query import sql as sql
@@ -156,12 +181,27 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.tracing.spans import get_current_trace_id as get_current_trace_id
     from tracepond.tracing.spans import start_span as start_span
     from tracepond.tracing.spans import update_current_trace as update_current_trace
+    from tracepond.tracking import judges as judges
+    from tracepond.tracking import scorers as scorers
+    from tracepond.tracking.assessments import Expectation as Expectation
+    from tracepond.tracking.assessments import Feedback as Feedback
+    from tracepond.tracking.assessments import delete_assessment as delete_assessment
+    from tracepond.tracking.assessments import get_assessment as get_assessment
+    from tracepond.tracking.assessments import get_assessments as get_assessments
+    from tracepond.tracking.assessments import log_expectation as log_expectation
+    from tracepond.tracking.assessments import log_feedback as log_feedback
+    from tracepond.tracking.assessments import override_feedback as override_feedback
+    from tracepond.tracking.datasets import EvaluationDataset as EvaluationDataset
+    from tracepond.tracking.datasets import create_dataset as create_dataset
+    from tracepond.tracking.datasets import get_dataset as get_dataset
     from tracepond.tracking.entities import Experiment as Experiment
     from tracepond.tracking.entities import LoggedModel as LoggedModel
     from tracepond.tracking.entities import ModelStats as ModelStats
     from tracepond.tracking.entities import ModelVersion as ModelVersion
     from tracepond.tracking.entities import RegisteredModel as RegisteredModel
     from tracepond.tracking.entities import Run as Run
+    from tracepond.tracking.evaluation import evaluate as evaluate
+    from tracepond.tracking.evaluation_result import EvaluationResult as EvaluationResult
     from tracepond.tracking.logged_models import LoadedModel as LoadedModel
     from tracepond.tracking.logged_models import get_logged_model as get_logged_model
     from tracepond.tracking.logged_models import load_model as load_model
@@ -203,3 +243,5 @@ if TYPE_CHECKING:  # static checkers and IDEs see the real objects
     from tracepond.tracking.runs import get_run as get_run
     from tracepond.tracking.runs import set_experiment as set_experiment
     from tracepond.tracking.runs import start_run as start_run
+    from tracepond.tracking.scoring import Scorer as Scorer
+    from tracepond.tracking.scoring import scorer as scorer

@@ -165,6 +165,45 @@ def _script(server: Any, turn: Turn) -> None:
     server.reply_next(turn.answer)
 
 
+# The demo's small evaluation: questions with the answers a person wrote down. The bot words its
+# warranty answer differently from the expected one, so one row fails and shows a rationale.
+EVAL_ROWS = [
+    Turn("How long do refunds take?", "Refunds take 5 business days."),
+    Turn("What is the warranty on electronics?", "Electronics are covered for two years."),
+    Turn("Where is my order B2210?", "Order B2210 is being packed.", tool_order_id="B2210"),
+]
+EVAL_EXPECTED = ["5 business days", "two-year warranty", "being packed"]
+
+
+def run_evaluation(bot: SupportBot, server: Any, client: Any) -> Any:
+    """Evaluate the bot: code scorers and one LLM judge, answered by the stand-in server."""
+    answers = {turn.question: turn for turn in EVAL_ROWS}
+
+    def support_bot(question: str) -> str:
+        _script(server, answers[question])
+        return bot.answer(question, session_id="demo-evaluation", user_id="evaluator")
+
+    @tracepond.scorer
+    def concise(outputs: str) -> bool:
+        return len(outputs) < 80
+
+    data = [
+        {"inputs": {"question": turn.question}, "expectations": {"expected_response": expected}}
+        for turn, expected in zip(EVAL_ROWS, EVAL_EXPECTED, strict=True)
+    ]
+    return tracepond.evaluate(
+        data,
+        predict_fn=support_bot,
+        scorers=[
+            concise,
+            tracepond.scorers.contains(),
+            tracepond.judges.correctness(model=f"openai:/{CHAT_MODEL}", client=client),
+        ],
+        experiment="support-bot",
+        name="demo-evaluation",
+    )  # one worker: the stand-in's scripted answers are taken in order
+
+
 def run_demo(store: str, echo: Callable[[str], None] = print) -> str:
     """Run the support bot against the stand-in server; return where to look."""
     from openai import OpenAI
@@ -185,8 +224,20 @@ def run_demo(store: str, echo: Callable[[str], None] = print) -> str:
                 span.set_outputs(reply)
                 trace_ids.append(span.trace_id)
             echo(f"  user: {turn.question}\n  bot:  {reply}\n")
+        result = run_evaluation(bot, server, client)
     tracepond.flush()
-    return _summary(store, trace_ids)
+    return _summary(store, trace_ids) + _evaluation_summary(store, result)
+
+
+def _evaluation_summary(store: str, result: Any) -> str:
+    default = store in ("tracepond.duckdb", os.path.abspath("tracepond.duckdb"))
+    flag = "" if default else f" --store {store}"
+    means = ", ".join(f"{name} {value:.2f}" for name, value in sorted(result.metrics.items()))
+    return (
+        f"\n\nEvaluated the bot on {len(result.rows)} questions: {means}\n"
+        "  the Evaluations page: http://127.0.0.1:5454/#/evaluations (after tracepond ui)\n"
+        f"  tracepond eval show demo-evaluation{flag}"
+    )
 
 
 def _summary(store: str, trace_ids: list[str]) -> str:

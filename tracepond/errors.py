@@ -11,7 +11,8 @@ Hierarchy::
     │   ├── ModelLoadError                   a saved model is missing or unreadable
     │   └── ExportError                      the export folder cannot be used
     ├── QueryError (also ValueError)         a malformed filter or refused SQL
-    ├── NotFoundError (also LookupError)     no trace / run / model with that id
+    ├── NotFoundError (also LookupError)     no trace / run / model / dataset with that id
+    ├── AssessmentError (also ValueError)    a feedback, scorer, judge or evaluation given bad input
     ├── RunError (also ValueError)           a run or model used wrongly
     ├── ExperimentConflictError (also ValueError)   an experiment of that name differs
     ├── ModelInputError (also ValueError, TypeError)   input not matching a model's signature
@@ -69,6 +70,10 @@ class NotFoundError(TracepondError, LookupError):
 
 class PromptError(TracepondError, ValueError):
     """A prompt template is malformed, or ``format()`` got missing or extra variables."""
+
+
+class AssessmentError(TracepondError, ValueError):
+    """A feedback, expectation, scorer, judge or evaluation was given something it cannot use."""
 
 
 class ProviderNotInstalledError(TracepondError, ImportError):

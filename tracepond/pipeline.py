@@ -25,6 +25,7 @@ from tracepond import config
 from tracepond.config import Settings
 from tracepond.errors import logger
 from tracepond.tracing import provider
+from tracepond.tracking import judge_models
 
 METRICS_SHUTDOWN_S = 3.0  # longest the last metrics export may hold up a shutdown
 
@@ -85,7 +86,27 @@ def _build_otlp(settings: Settings) -> SpanProcessor | None:
     detach_metrics = attach_metric_reader(settings)
     if detach_metrics is not None:
         processor.on_shutdown(detach_metrics)
+    detach_events = _attach_evaluation_events(settings)
+    if detach_events is not None:
+        processor.on_shutdown(detach_events)
     return processor
+
+
+def _attach_evaluation_events(settings: Settings) -> Callable[[], None] | None:
+    """Send each new feedback as a gen_ai.evaluation.result event while this processor lives."""
+    from tracepond.exporters import otlp_evaluations
+    from tracepond.store import assessments
+
+    events = otlp_evaluations.build_evaluation_events(settings)
+    if events is None:
+        return None
+    assessments.add_listener(events)
+
+    def detach() -> None:
+        assessments.remove_listener(events)
+        events.shutdown()
+
+    return detach
 
 
 def attach_metric_reader(settings: Settings) -> Callable[[], None] | None:
@@ -133,3 +154,16 @@ def _is_lake(store: str) -> bool:
 
 
 provider.set_processor_builder(build_processors)
+
+
+def _judge_cost(
+    provider_name: str, model: str, input_tokens: int, output_tokens: int
+) -> float | None:
+    """A judge call's cost from autolog's price tables (tracking may not import autolog)."""
+    from tracepond.autolog import pricing  # on the first judge call: `import tracepond` stays cheap
+
+    found = pricing.cost_for(provider_name, model, pricing.Usage(input_tokens, output_tokens))
+    return None if found is None else found[0]
+
+
+judge_models.set_cost_function(_judge_cost)

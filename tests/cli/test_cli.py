@@ -62,6 +62,18 @@ def test_demo_says_where_the_traces_are_and_how_to_look(demo_store: tuple[Path, 
     for command in ("tracepond ui", "tracepond traces", "tracepond show ", "tracepond sql"):
         assert command in output
     assert "Traced the demo support bot: 3 traces" in output
+    assert "Evaluated the bot on 3 questions: concise/mean 1.00, contains/mean 0.67" in output
+    assert "correctness/mean 0.67" in output and "tracepond eval show demo-evaluation" in output
+
+
+def test_demo_evaluation_is_in_the_store(demo_store: tuple[Path, str]) -> None:
+    store = str(demo_store[0] / "tracepond.duckdb")
+    result = invoke("eval", "show", "demo-evaluation", "--store", store, "--format", "json")
+    shown = json.loads(result.output)
+    assert shown["run"]["rows"] == 3 and shown["run"]["experiment"] == "support-bot"
+    judged = [row["scores"]["correctness"] for row in shown["rows"]]
+    assert [j["value"] for j in judged] == ["yes", "no", "yes"]
+    assert all(j["source_id"] == "openai:/gpt-4o-mini" and j["rationale"] for j in judged)
 
 
 def test_demo_store_holds_the_app_steps_and_llm_calls(demo_store: tuple[Path, str]) -> None:
@@ -69,8 +81,12 @@ def test_demo_store_holds_the_app_steps_and_llm_calls(demo_store: tuple[Path, st
     store = str(workdir / "tracepond.duckdb")
     from tracepond import sql
 
+    conversation = "trace_id IN (SELECT trace_id FROM traces WHERE run_id IS NULL)"
     kinds = dict(
-        sql("SELECT span_type, count(*) FROM spans GROUP BY span_type", store=store).fetchall()
+        sql(
+            f"SELECT span_type, count(*) FROM spans WHERE {conversation} GROUP BY span_type",
+            store=store,
+        ).fetchall()
     )
     assert kinds["CHAT_MODEL"] == 4  # three answers + the streamed reply after the tool call
     assert kinds["TOOL"] == 1 and kinds["RETRIEVER"] == 3 and kinds["EMBEDDING"] == 5
@@ -79,7 +95,9 @@ def test_demo_store_holds_the_app_steps_and_llm_calls(demo_store: tuple[Path, st
     ).fetchall()
     assert errors == [(errors[0][0], errors[0][1])] and "429" in errors[0][1]
     sessions = sql(
-        "SELECT DISTINCT session_id, user_id FROM traces WHERE session_id IS NOT NULL", store=store
+        "SELECT DISTINCT session_id, user_id FROM traces WHERE session_id IS NOT NULL "
+        "AND run_id IS NULL",
+        store=store,
     ).fetchall()
     assert sessions == [("demo-session-1", "ana")]
     assert not any(b"sk-demo-not-a-real-key" in chunk for chunk in [Path(store).read_bytes()])
@@ -121,7 +139,7 @@ def test_show_prints_the_span_tree(demo_store: tuple[Path, str]) -> None:
 
 def test_sql_table_csv_and_json(demo_store: tuple[Path, str]) -> None:
     store = str(demo_store[0] / "tracepond.duckdb")
-    query = "SELECT name, span_count FROM traces ORDER BY name"
+    query = "SELECT name, span_count FROM traces WHERE run_id IS NULL ORDER BY name"
     table = invoke("sql", query, "--store", store)
     assert table.exit_code == 0 and "(4 rows)" in table.output
     rows = list(csv.reader(io.StringIO(invoke("sql", query, "--store", store, "--csv").output)))
@@ -177,7 +195,7 @@ def test_doctor_reports_store_and_providers(demo_store: tuple[Path, str]) -> Non
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "schema version:" in out and "dropped spans:   0" in out
-    assert "traces:          4" in out
+    assert "traces:          7" in out  # 4 of the conversation, 3 of its evaluation
     for provider in ("openai", "groq", "anthropic", "bedrock"):
         assert f"  {provider}" in out
 

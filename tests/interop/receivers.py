@@ -1,7 +1,7 @@
 """Tiny real OTLP receivers on 127.0.0.1 for the exporter tests and bench/bench_otlp.py.
 
 ``HttpReceiver`` is an ``http.server`` that decodes ``ExportTraceServiceRequest`` protobuf bodies
-(gzip or not) posted to /v1/traces (and keeps /v1/metrics requests); any path ending in /traces or /metrics is served, and
+(gzip or not) posted to /v1/traces (and keeps /v1/metrics and /v1/logs requests); any path ending in /traces or /metrics is served, and
 ``paths`` records which one was used; ``GrpcReceiver`` serves the
 same through opentelemetry-proto's generated gRPC service stubs. Both can be stopped and
 restarted on the same port, made slow (``delay_s``), made to refuse (``status``), or made to
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2, metrics_service_pb2_grpc
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
@@ -99,6 +100,7 @@ class _Receiver:
         self.spans: list[ReceivedSpan] = []
         self.headers: list[dict[str, str]] = []
         self.metric_requests: list[metrics_service_pb2.ExportMetricsServiceRequest] = []
+        self.log_requests: list[logs_service_pb2.ExportLogsServiceRequest] = []  # HTTP only
         self.requests = 0
         self.paths: list[str] = []
         self._lock = threading.Lock()
@@ -190,6 +192,12 @@ class HttpReceiver(_Receiver):
                     metrics.ParseFromString(body)
                     receiver._record_metrics(metrics)
                     reply = metrics_service_pb2.ExportMetricsServiceResponse()
+                elif self.path.endswith("/logs"):
+                    logs = logs_service_pb2.ExportLogsServiceRequest()
+                    logs.ParseFromString(body)
+                    with receiver._received:
+                        receiver.log_requests.append(logs)
+                    reply = logs_service_pb2.ExportLogsServiceResponse()
                 elif self.path.endswith("/traces"):
                     request = trace_service_pb2.ExportTraceServiceRequest()
                     request.ParseFromString(body)

@@ -50,8 +50,8 @@ def store(store_path: Path) -> str:  # TEMP until the duckdb exporter lands: use
     return os.environ["TRACEPOND_STORE"]
 
 
-def read_all(store: str) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every runs/models/registry table, in a stable order."""
+def read_all(store: str, tables: tuple[str, ...] = TABLES) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every runs/models/registry table (or of ``tables``), in a stable order."""
     tracepond.flush()
     if not Path(store).exists():
         return {}
@@ -59,7 +59,7 @@ def read_all(store: str) -> dict[str, list[tuple[Any, ...]]]:
     # duckdb.connect() would collide with ("different configuration than existing connections").
     return {
         table: sorted(tracepond.sql(f"SELECT * FROM {table}", store=store).fetchall(), key=repr)
-        for table in TABLES
+        for table in tables
     }
 
 

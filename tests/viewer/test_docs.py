@@ -8,14 +8,18 @@ from pathlib import Path
 import pytest
 
 from tracepond.cli.ui import ui
-from tracepond.viewer import api, prompts
+from tracepond.viewer import api, prompts, quality
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize(
     "route",
-    [r for r in [*prompts.routes(), *api.routes()] if "{rest:path}" not in r.path],
+    [
+        r
+        for r in [*prompts.routes(), *api.routes(), *quality.routes()]
+        if "{rest:path}" not in r.path
+    ],
     ids=lambda r: r.path,
 )
 def test_every_endpoint_is_documented(route: object) -> None:

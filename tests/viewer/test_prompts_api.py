@@ -48,7 +48,8 @@ async def test_a_prompt_with_the_stats_of_each_version(
     assert two["cost_usd"] == pytest.approx(0.06) and two["avg_cost_usd"] == pytest.approx(0.03)
     assert one["cost_usd"] == pytest.approx(0.01)
     assert two["p50_ms"] > 0 and two["error_rate"] == 0
-    assert two["feedback_count"] is None  # this store has no assessments table
+    # Every store has the assessments table (quality, migration 6): no feedback logged yet.
+    assert two["feedback_count"] == 0 and two["feedback_mean"] is None
 
 
 async def test_the_diff_between_two_versions(api: httpx.AsyncClient) -> None:

@@ -26,6 +26,7 @@ _LAZY_COMMANDS: dict[str, str] = {
     "models": "tracepond.cli.runs:models",
     "mcp": "tracepond.cli.mcp:mcp",
     "prompts": "tracepond.cli.prompts:prompts",
+    "eval": "tracepond.cli.evaluations:eval_group",
 }
 
 

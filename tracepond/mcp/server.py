@@ -29,7 +29,7 @@ try:  # the feedback API of the quality features; absent from installs without t
         log_feedback as _log_feedback,
     )
 except ImportError:  # pragma: no cover - depends on the install
-    _log_feedback = None
+    _log_feedback = None  # type: ignore[assignment,unused-ignore]
 
 INSTRUCTIONS = (
     "Read LLM traces recorded by tracepond. Start with search_traces (a filter language, not "

@@ -14,12 +14,15 @@ Grammar (keywords are case-insensitive)::
     field      := trace column | "tags." key | "metadata." key
                 | "span." span column | "span.attributes." key
                 | "prompt.name" | "prompt.version"
+                | "feedback." name | "expectation." name
     value      := 'string' | "string" | number | TRUE | FALSE
 
 A key may be quoted with backticks (``tags.`my key```). ``span.X`` is true when ANY span of the
 trace matches (an ``EXISTS`` over ``spans``); ``prompt.name`` / ``prompt.version`` are true when
 the trace loaded a prompt version that matches (``trace_prompts``; each condition on its own, as
-for spans). Values always travel as query parameters, never as
+for spans). ``feedback.NAME`` / ``expectation.NAME`` are true when a valid assessment of that
+name on the trace matches: its JSON value as text (``true``, ``5 days``), compared as a number
+when the value given is a number. Values always travel as query parameters, never as
 SQL text. A malformed filter raises :class:`~tracepond.errors.QueryError` (a ValueError) naming
 the offending token and its position, with a suggestion for a misspelled field.
 """
@@ -133,11 +136,20 @@ def _suggest(word: str, choices: list[str]) -> str:
 
 @dataclass(frozen=True)
 class _Field:
-    sql: str  # an expression over alias t (traces) or s (spans)
+    sql: str  # an expression over alias t (traces), s (spans) or a (assessments)
     kind: str
     params: tuple[Any, ...]
     over_spans: bool
     over_prompts: bool = False  # a column of trace_prompts p
+    assessment: tuple[str, str] | None = None  # (kind, name) for feedback.NAME / expectation.NAME
+
+
+_ASSESSMENT_KINDS = {
+    "feedback": "feedback",
+    "expectation": "expectation",
+    "expectations": "expectation",
+}
+_ASSESSMENT_VALUE = "json_extract_string(a.value, '$')"
 
 
 class _Parser:
@@ -237,13 +249,24 @@ class _Parser:
             )
         op = self.advance().text
         op = "!=" if op == "<>" else op
+        number_token = self.token.kind == "number"
         value = self.value(field)
+        if field.assessment is not None and number_token:
+            # A number given: compare numerically (0.8 > 0.5), not as text.
+            value = float(value)
+            return self.wrap(field, f"TRY_CAST({field.sql} AS DOUBLE) {op} ?", [value])
         return self.wrap(field, f"{field.sql} {op} {self.mark(field)}", [value])
 
     def mark(self, field: _Field) -> str:
         return "CAST(? AS TIMESTAMP)" if field.kind == "time" else "?"
 
     def wrap(self, field: _Field, condition: str, values: list[Any]) -> str:
+        if field.assessment is not None:  # IN, not EXISTS: uses_spans() tells them apart
+            self.params.extend([*field.assessment, *values])
+            return (
+                "t.trace_id IN (SELECT a.trace_id FROM assessments a WHERE a.valid "
+                f"AND a.kind = ? AND a.name = ? AND {condition})"
+            )
         self.params.extend([*field.params, *values])  # the field's own ? come first in the SQL
         if field.over_prompts:  # IN, not EXISTS: uses_spans() tells the two apart
             return f"t.trace_id IN (SELECT p.trace_id FROM trace_prompts p WHERE {condition})"
@@ -304,6 +327,11 @@ class _Parser:
             return self.span_field(token, parts[1:])
         if head in ("prompt", "prompts") and len(parts) > 1:
             return self.prompt_field(token, parts[1:])
+        if head in _ASSESSMENT_KINDS and len(parts) > 1:
+            name = ".".join(parts[1:])
+            return _Field(
+                _ASSESSMENT_VALUE, "text", (), False, assessment=(_ASSESSMENT_KINDS[head], name)
+            )
         if len(parts) == 1 and head in TRACE_FIELDS:
             return _Field(f"t.{head}", TRACE_FIELDS[head], (), False)
         choices = [
@@ -311,12 +339,13 @@ class _Parser:
             *(f"span.{name}" for name in SPAN_FIELDS),
             *(f"prompt.{name}" for name in PROMPT_FIELDS),
             "tags.KEY",
+            "feedback.NAME",
         ]
         raise _error(
             self.text,
             token.pos,
             f"unknown field {raw!r} (use a trace column, tags.KEY, metadata.KEY, span.COLUMN, "
-            "prompt.name or prompt.version)",
+            "prompt.name, prompt.version, feedback.NAME or expectation.NAME)",
             _suggest(raw, choices),
         )
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import duckdb
 
 from tracepond.errors import SchemaVersionError
-from tracepond.store import schema_prompts
+from tracepond.store import schema_prompts, schema_quality
 from tracepond.store import schema_tracking as runs_schema
 
 
@@ -128,6 +128,7 @@ MIGRATIONS: list[Migration] = [
         ("CREATE INDEX IF NOT EXISTS traces_trace_id ON traces (trace_id)",),
     ),
     Migration(schema_prompts.VERSION, schema_prompts.DESCRIPTION, schema_prompts.STATEMENTS),
+    Migration(6, schema_quality.DESCRIPTION, schema_quality.STATEMENTS),
 ]
 
 CURRENT_VERSION = MIGRATIONS[-1].version

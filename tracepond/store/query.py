@@ -20,6 +20,7 @@ import duckdb
 import orjson
 
 from tracepond.errors import QueryError
+from tracepond.store.assessments import Assessment, read_assessments
 from tracepond.store.connection import read_connection
 from tracepond.store.filter import compile_filter, compile_order_by, uses_spans
 from tracepond.store.trace import Span, SpanEvent, Trace, TraceInfo, TraceList, span_tree
@@ -218,7 +219,10 @@ def search_traces(
                 [*params, *extra, max_results, offset],
             )
         spans = _spans_of(conn, rows) if include_spans else {}
-    traces = TraceList(_trace(row, spans.get(row["trace_id"], [])) for row in rows)
+        judged = read_assessments(conn, [row["trace_id"] for row in rows])
+    traces = TraceList(
+        _trace(row, spans.get(row["trace_id"], []), judged.get(row["trace_id"], [])) for row in rows
+    )
     if return_type == "pandas":
         return _dataframe(traces, include_spans)
     return traces
@@ -311,7 +315,8 @@ def get_trace(trace_id: str, store: StorePath = None) -> Trace | None:
         if not rows:
             return None
         spans = _spans_of(conn, rows)
-    return _trace(rows[0], spans.get(normalized, []))
+        judged = read_assessments(conn, [normalized])
+    return _trace(rows[0], spans.get(normalized, []), judged.get(normalized, []))
 
 
 def dropped_span_counts(store: StorePath = None) -> dict[str, int]:
@@ -416,7 +421,7 @@ def _span(row: dict[str, Any], events: list[SpanEvent]) -> Span:
     )
 
 
-def _trace(row: dict[str, Any], spans: list[Span]) -> Trace:
+def _trace(row: dict[str, Any], spans: list[Span], assessments: list[Assessment]) -> Trace:
     info = TraceInfo(
         trace_id=row["trace_id"],
         name=row.get("name"),
@@ -441,6 +446,7 @@ def _trace(row: dict[str, Any], spans: list[Span]) -> Trace:
         service_name=row.get("service_name"),
         inputs=_json(row.get("inputs")),
         outputs=_json(row.get("outputs")),
+        assessments=assessments,
     )
     return Trace(info, spans)
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from tracepond.display import notebook
+from tracepond.store.assessments import Assessment
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class TraceInfo:
     service_name: str | None = None
     inputs: Any = None
     outputs: Any = None
+    assessments: list[Assessment] = field(default_factory=list)  # feedback and expectations
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,7 @@ class FakeBedrockServer:
     @reply.setter
     def reply(self, text: str) -> None:
         self.script.reply = text
+        self.script.reply_set = True
 
     def fail_next(
         self,
@@ -218,6 +219,7 @@ class FakeBedrockServer:
             self.script = models.ConverseScript(
                 script.reply, script.tool_input, script.guardrail_block_word
             )
+            self.script.reply_set = script.reply_set
 
     def _push(self, fault: _Fault) -> None:
         with self._lock:

@@ -15,6 +15,8 @@ import base64
 import json
 from typing import Any
 
+from tracepond.testing import judge
+
 Json = dict[str, Any]
 
 CROSS_REGION_PREFIXES = ("us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca.")
@@ -270,6 +272,7 @@ class ConverseScript:
 
     def __init__(self, reply: str, tool_input: Json, guardrail_block_word: str) -> None:
         self.reply = reply
+        self.reply_set = False  # set by FakeBedrockServer.reply: then it answers judges too
         self.tool_input = tool_input
         self.guardrail_block_word = guardrail_block_word
         self._cached_prefixes: set[str] = set()
@@ -323,6 +326,9 @@ class ConverseScript:
             }
             return [{"toolUse": tool_use}], "tool_use"
         reply = self.reply
+        if not self.reply_set:  # a judge's prompt gets a verdict, unless a reply was scripted
+            user = _texts(messages[-1].get("content"))
+            reply = judge.verdict(" ".join(_texts(request.get("system"))), " ".join(user)) or reply
         max_tokens = (request.get("inferenceConfig") or {}).get("maxTokens")
         if isinstance(max_tokens, int) and max_tokens < count_tokens(reply):
             return [{"text": " ".join(reply.split(" ")[:max_tokens])}], "max_tokens"

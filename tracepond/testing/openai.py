@@ -47,7 +47,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from tracepond.testing import openai_responses
+from tracepond.testing import judge, openai_responses
 from tracepond.testing.server import FakeServer, RecordedRequest, Reply
 
 CREATED = 1_700_000_000  # a fixed timestamp: answers are identical run after run
@@ -178,8 +178,10 @@ class FakeOpenAIServer(FakeServer):
         tool_names: list[tuple[str, str | None]],
         tool_result: str | None,
         input_words: int,
+        verdict: str | None = None,
     ) -> Answer:
-        """Decide what to answer: scripted, a tool call, a reply to a tool result, or an echo."""
+        """Decide what to answer: scripted, a tool call, a reply to a tool result, a judge's
+        verdict (:mod:`tracepond.testing.judge`), or an echo."""
         scripted = self._replies.popleft() if self._replies else None
         calls: list[tuple[str, str, str]] = []
         if scripted is not None and (
@@ -189,6 +191,8 @@ class FakeOpenAIServer(FakeServer):
             for name, arguments in scripted.tool_calls:
                 arguments_text = arguments if isinstance(arguments, str) else json.dumps(arguments)
                 calls.append((self.next_id("call_"), name, arguments_text))
+        elif verdict is not None:
+            text = verdict
         elif tool_result is not None:
             text = f"Tool said: {tool_result}"
         elif tool_names:
@@ -236,6 +240,7 @@ class FakeOpenAIServer(FakeServer):
             tools,
             tool_result,
             sum(_words(_text(m.get("content"))) for m in messages),
+            judge.verdict(_role_text(messages, "system"), _last_user_text(messages)),
         )
         completion_id = self.next_id("chatcmpl-")
         if body.get("stream"):
@@ -410,6 +415,10 @@ def _text(content: Any) -> str:
             if isinstance(part, dict) and "text" in part
         )
     return ""
+
+
+def _role_text(messages: list[dict[str, Any]], role: str) -> str:
+    return " ".join(_text(m.get("content")) for m in messages if m.get("role") == role)
 
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:

@@ -24,7 +24,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tracepond.errors import ConfigError
-from tracepond.viewer import api, ingest, prompts
+from tracepond.viewer import api, ingest, prompts, quality
 from tracepond.viewer.queries import SQL_CONSOLE_TIMEOUT_S
 from tracepond.viewer.security import Guard, is_loopback_host
 
@@ -61,6 +61,7 @@ def create_app(
         routes=[
             Route("/", index),
             *prompts.routes(),  # before api's catch-all /api/{rest}
+            *quality.routes(),  # before api's catch-all for unknown /api/ paths
             *api.routes(),
             Route("/v1/traces", ingest.export_traces, methods=["POST"]),
             Mount(

@@ -1,6 +1,7 @@
 /* tracepond viewer: the single-page app. Hash routes:
  *   #/traces  #/trace/<id>  #/sessions  #/sessions/<id>  #/dashboard  #/sql  #/runs  #/models
- *   #/prompts  #/prompts/<name> */
+ *   #/prompts  #/prompts/<name>
+ *   #/evaluations  #/evaluations/<run>  #/evaluations/compare?a=<run>&b=<run> */
 (function (global) {
   "use strict";
   var TP = global.TP;
@@ -59,7 +60,10 @@
     [/^\/runs$/, function (el) { return TP.pages.runs(el); }],
     [/^\/models$/, function (el) { return TP.pages.models(el); }],
     [/^\/prompts$/, function (el) { return TP.pages.prompts(el); }],
-    [/^\/prompts\/([^/?]+)$/, function (el, m) { return TP.pages.prompt(el, decodeURIComponent(m[1])); }]
+    [/^\/prompts\/([^/?]+)$/, function (el, m) { return TP.pages.prompt(el, decodeURIComponent(m[1])); }],
+    [/^\/evaluations$/, function (el) { return TP.pages.evaluations(el); }],
+    [/^\/evaluations\/compare$/, function (el) { return TP.pages.evaluationCompare(el); }],
+    [/^\/evaluations\/([^/]+)$/, function (el, m) { return TP.pages.evaluation(el, decodeURIComponent(m[1])); }]
   ];
 
   function route() {
@@ -92,7 +96,7 @@
     var nav = document.getElementById("nav");
     var runs = navLink("/runs", "Runs", true), models = navLink("/models", "Models", true);
     [navLink("/traces", "Traces"), navLink("/sessions", "Sessions"), navLink("/dashboard", "Dashboard"),
-      navLink("/sql", "SQL"), runs, models, navLink("/prompts", "Prompts")].forEach(function (a) { nav.appendChild(a); });
+      navLink("/sql", "SQL"), navLink("/evaluations", "Evaluations"), runs, models, navLink("/prompts", "Prompts")].forEach(function (a) { nav.appendChild(a); });
     api("/api/health").then(function (info) {
       features = info.features || {};
       runs.hidden = !features.runs;

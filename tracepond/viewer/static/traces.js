@@ -184,6 +184,7 @@
           trace.info.in_progress ? h("span.running-note", null, TP.statusBadge(null, true),
             " still running: finished spans appear as they are written") : null,
           promptLinks(trace.info.prompts)));
+        if (TP.mountAssessments) TP.mountAssessments(el, traceId);
         el.appendChild(box);
         view = TP.mountTrace(box, trace, {
           selected: selected,
