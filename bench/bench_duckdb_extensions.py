@@ -178,7 +178,9 @@ def bench_s3(folder: Path) -> None:
             results = {}
             for way, (conn, source) in ways.items():
                 results[way] = timed(
-                    lambda c=conn, s=source: sorted(c.execute(query.format(spans=s)).fetchall())
+                    lambda c=conn, s=source, q=query: sorted(
+                        c.execute(q.format(spans=s)).fetchall()
+                    )
                 )
             same = results["pyarrow"][1] == results["httpfs"][1]
             print(
@@ -225,8 +227,8 @@ def bench_ducklake(folder: Path, work: Path, spans: int) -> None:
     print(f"\n2. DuckLake (SQLite catalog): load {spans:,} spans {spans / seconds:,.0f} rows/s")
     print(f"{'query':<28} {'parquet lake':>12} {'ducklake':>10}")
     for label, query in QUERIES.items():
-        plain = timed(lambda: sorted(conn.execute(query.format(spans=source)).fetchall()))
-        lake = timed(lambda: sorted(conn.execute(query.format(spans="lake.spans")).fetchall()))
+        plain = timed(lambda q=query: sorted(conn.execute(q.format(spans=source)).fetchall()))
+        lake = timed(lambda q=query: sorted(conn.execute(q.format(spans="lake.spans")).fetchall()))
         print(f"{label:<28} {plain[0]:>12.1f} {lake[0]:>10.1f}  same answer {plain[1] == lake[1]}")
     conn.close()
     days = sorted(p.name.split("=", 1)[1] for p in (folder / "spans").iterdir())[:2]
