@@ -51,6 +51,7 @@ from tracepond.exporters.otlp_queue import (
     otlp_drop_counts,
     otlp_export_stats,
 )
+from tracepond.exporters.otlp_verdict import VerdictRecorder, grpc_span_exporter, http_session
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
@@ -117,13 +118,21 @@ def exporter_headers(settings: Settings) -> dict[str, str] | None:
     return dict(settings.otlp_headers) or None
 
 
-def build_span_exporter(settings: Settings) -> SpanExporter | None:
-    """The OTel OTLP span exporter for the configured protocol, or None without an endpoint."""
+def build_span_exporter(
+    settings: Settings, verdicts: VerdictRecorder | None = None
+) -> SpanExporter | None:
+    """The OTel OTLP span exporter for the configured protocol, or None without an endpoint;
+    with ``verdicts``, it reports each answer of the collector there."""
     endpoint = traces_url(settings)
     if endpoint is None:
         return None
     headers = exporter_headers(settings)
     if settings.otlp_protocol == GRPC:
+        if verdicts is not None:
+            exporter: SpanExporter = grpc_span_exporter(
+                verdicts, endpoint=endpoint, headers=headers
+            )
+            return exporter
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcSpanExporter,
         )
@@ -133,12 +142,15 @@ def build_span_exporter(settings: Settings) -> SpanExporter | None:
         OTLPSpanExporter as HttpSpanExporter,
     )
 
-    return HttpSpanExporter(endpoint=endpoint, headers=headers)
+    session = http_session(verdicts) if verdicts is not None else None
+    return HttpSpanExporter(endpoint=endpoint, headers=headers, session=session)
 
 
-def build_exporter(settings: Settings) -> SpanExporter | None:
+def build_exporter(
+    settings: Settings, verdicts: VerdictRecorder | None = None
+) -> SpanExporter | None:
     """The OTLP span exporter, wrapped so content leaves only when ``export_content`` says so."""
-    exporter = build_span_exporter(settings)
+    exporter = build_span_exporter(settings, verdicts)
     if exporter is None or settings.export_content:
         return exporter
     return ContentFilteringExporter(exporter)
@@ -150,7 +162,8 @@ def build_span_processor(settings: Settings) -> OtlpSpanProcessor | None:
     Queue size, batch size and flush interval are the store's (``TRACEPOND_QUEUE_SIZE``,
     ``TRACEPOND_BATCH_SIZE``, ``TRACEPOND_FLUSH_INTERVAL``): one batch is one OTLP request.
     """
-    exporter = build_exporter(settings)
+    verdicts = VerdictRecorder()
+    exporter = build_exporter(settings, verdicts)
     if exporter is None:
         return None
     processor = OtlpSpanProcessor(
@@ -158,6 +171,8 @@ def build_span_processor(settings: Settings) -> OtlpSpanProcessor | None:
         max_queue_size=settings.queue_size,
         max_batch_size=settings.batch_size,
         schedule_delay_s=settings.flush_interval_s,
+        verdicts=verdicts,
+        collector=f"the OTLP collector at {traces_url(settings)}",
     )
     if settings.store is not None and not settings.store.startswith("s3://"):
         store = settings.store
