@@ -43,6 +43,7 @@ def patch(patcher: Patcher, options: AutologOptions) -> None:
     import openai.resources.chat as chat
 
     from tracepond.autolog.openai import operations as ops
+
     targets: list[tuple[Any, str, type[Operation]]] = [
         (chat, "Completions", ops.ChatCompletions),
         (resources, "Completions", ops.TextCompletions),
