@@ -49,24 +49,28 @@ def events(sent: ReceivedSpan) -> dict[str, dict[str, object]]:
     return {name: attributes for name, attributes in sent.events}
 
 
-@pytest.mark.parametrize("value", ["NO_CONTENT", "false", "no_content"])
-def test_no_content(
-    value: str, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, tmp_path
+@pytest.mark.parametrize(
+    ("value", "on_span"),
+    [
+        ("NO_CONTENT", False),
+        ("false", False),
+        ("no_content", False),
+        ("SPAN_ONLY", True),
+        ("true", True),
+        ("Span_Only", True),
+    ],
+)
+def test_no_content_and_span_only(
+    value: str, on_span: bool, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, tmp_path
 ) -> None:
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value)
     sent = send_one(receiver, str(tmp_path / "t.duckdb"))
-    assert not attr.CONTENT_ATTRIBUTES & set(sent.attributes) and DETAILS not in events(sent)
-    assert sent.attributes[attr.GEN_AI_REQUEST_MODEL] == "m"
-
-
-@pytest.mark.parametrize("value", ["SPAN_ONLY", "true", "Span_Only"])
-def test_span_only(
-    value: str, receiver: HttpReceiver, monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
-    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", value)
-    sent = send_one(receiver, str(tmp_path / "t.duckdb"))
-    assert "secret" in str(sent.attributes[attr.GEN_AI_INPUT_MESSAGES])
-    assert attr.INPUTS in sent.attributes and DETAILS not in events(sent)
+    assert DETAILS not in events(sent) and sent.attributes[attr.GEN_AI_REQUEST_MODEL] == "m"
+    if on_span:
+        assert "secret" in str(sent.attributes[attr.GEN_AI_INPUT_MESSAGES])
+        assert attr.INPUTS in sent.attributes
+    else:
+        assert not attr.CONTENT_ATTRIBUTES & set(sent.attributes)
 
 
 def test_event_only_sends_content_as_the_inference_details_event(

@@ -15,46 +15,22 @@ calls go to tracepond.testing's OpenAI stand-in with the real openai client.
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import contextmanager
 from typing import Any
 
 import openai
 import pytest
-import uvicorn
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 
-from tests.interop.receivers import free_port
 from tracepond.store.query import sql
 from tracepond.testing import FakeOpenAIServer
-from tracepond.viewer.server import create_app
 
 COLUMNS = "name, span_type, provider, model, input_tokens, output_tokens, inputs, outputs"
-
-
-@pytest.fixture
-def viewer(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """The viewer served by uvicorn in a thread: (base URL, store path)."""
-    store = str(tmp_path / "ingest.duckdb")
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "viewer did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", store
-    server.should_exit = True
-    thread.join(5)
 
 
 def exporting_provider(url: str, service: str) -> TracerProvider:
@@ -73,6 +49,18 @@ def rows(store: str) -> dict[str, dict[str, Any]]:
             row[column] = None if row[column] is None else json.loads(row[column])
         found.setdefault(row["name"], []).append(row)
     return found
+
+
+@contextmanager
+def instrumented(instrumentor: Any, url: str, service: str) -> Iterator[None]:
+    """Another library's OpenAI instrumentation, exporting to the viewer, for the block."""
+    provider = exporting_provider(url, service)
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        yield
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
 
 
 def openai_calls(server: FakeOpenAIServer) -> None:
@@ -96,15 +84,8 @@ def test_openinference_instrumented_app(viewer: tuple[str, str]) -> None:
     from openinference.instrumentation.openai import OpenAIInstrumentor
 
     url, store = viewer
-    provider = exporting_provider(url, "openinference-app")
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        with FakeOpenAIServer() as server:
-            openai_calls(server)
-    finally:
-        instrumentor.uninstrument()
-        provider.shutdown()
+    with instrumented(OpenAIInstrumentor(), url, "openinference-app"), FakeOpenAIServer() as server:
+        openai_calls(server)
     found = rows(store)
     chat, streamed = found["ChatCompletion"]
     for row in (chat, streamed):
@@ -128,15 +109,8 @@ def test_openllmetry_instrumented_app(viewer: tuple[str, str]) -> None:
     from opentelemetry.instrumentation.openai import OpenAIInstrumentor
 
     url, store = viewer
-    provider = exporting_provider(url, "openllmetry-app")
-    instrumentor = OpenAIInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        with FakeOpenAIServer() as server:
-            openai_calls(server)
-    finally:
-        instrumentor.uninstrument()
-        provider.shutdown()
+    with instrumented(OpenAIInstrumentor(), url, "openllmetry-app"), FakeOpenAIServer() as server:
+        openai_calls(server)
     found = rows(store)
     chat, streamed = found["openai.chat"]
     for row in (chat, streamed):
