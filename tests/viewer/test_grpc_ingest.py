@@ -278,3 +278,30 @@ def test_ui_grpc_port_zero_turns_grpc_off(tmp_path: Path) -> None:
     finally:
         out, _ = stop(process)
     assert "OTLP/gRPC" not in out
+
+
+def test_a_store_that_cannot_take_spans_is_internal_and_left_alone(tmp_path: Path) -> None:
+    """Not a tracepond store: INTERNAL with the reason (never retried), the file untouched."""
+    foreign = tmp_path / "notes.duckdb"
+    foreign.write_bytes(b"my own notes, not a database" * 10)
+    before = foreign.read_bytes()
+    started = start_grpc_ingest(IngestWriter(str(foreign)), "127.0.0.1", free_port())
+    try:
+        request = ExportTraceServiceRequest()
+        span = (
+            request.resource_spans.add()
+            .scope_spans.add()
+            .spans.add(trace_id=b"\x01" * 16, span_id=b"\x02" * 8, name="s")
+        )
+        span.start_time_unix_nano = span.end_time_unix_nano = 1_700_000_000_000_000_000
+        with grpc.insecure_channel(f"127.0.0.1:{started.port}") as channel:
+            stub = trace_service_pb2_grpc.TraceServiceStub(channel)
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.Export(request, timeout=30)
+        assert refused.value.code() is grpc.StatusCode.INTERNAL
+        assert "cannot store spans" in str(refused.value.details())
+        _, _, results = traced_app(f"http://127.0.0.1:{started.port}")  # the SDK: no retry
+        assert results == [SpanExportResult.FAILURE] * 2
+    finally:
+        started.stop()
+    assert foreign.read_bytes() == before
