@@ -199,7 +199,7 @@ class OtlpSpanProcessor(SpanProcessor):
                 "tracepond: %s refuses spans (%s); they are dropped, not retried (OTLP retries "
                 "only 429, 502, 503, 504 and gRPC UNAVAILABLE and kin). Check the endpoint, "
                 "OTEL_EXPORTER_OTLP_HEADERS (credentials) and the collector's limits. "
-                "`tracepond doctor` counts them as otlp_refused.",
+                "`tracepond doctor` counts them with the OTLP drops.",
                 self._collector,
                 verdict.reason,
             )
