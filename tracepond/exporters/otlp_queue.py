@@ -169,11 +169,11 @@ class OtlpSpanProcessor(SpanProcessor):
                 self.stats.exported += len(batch)
                 return
             self.stats.failed_attempts += 1
-            self._failing = True  # a waiting force_flush gives up rather than wait
             verdict = self.verdicts.last() if self.verdicts is not None else None
             if verdict is not None and not verdict.retryable:
                 self._refused(len(batch), verdict)
                 return
+            self._failing = True  # the collector is away: a waiting force_flush gives up
             wait = backoff
             if verdict is not None and verdict.retry_after_s is not None:
                 wait = verdict.retry_after_s  # the collector said when: that, not our backoff
@@ -189,7 +189,7 @@ class OtlpSpanProcessor(SpanProcessor):
 
     def _refused(self, count: int, verdict: Verdict) -> None:
         """A batch the collector will never take: dropped now, and why said once per reason."""
-        self._failing = False  # the collector answers (it is not away): flush need not give up
+        self._failing = False  # the collector answers (it is not away): flush waits for it
         self.stats.dropped_refused += count
         with _registry_lock:
             first = verdict.reason not in _reasons_told
