@@ -22,6 +22,7 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tracepond.conventions.versions import RENAMES
 from tracepond.errors import ConfigError
 
 # --- tracepond's own environment variables -------------------------------------------------------
@@ -123,6 +124,17 @@ For tracepond's own tests: when ``1``, a failure inside tracepond is re-raised i
 logged once and swallowed. Leave it unset in applications. Default: unset.
 """
 
+TRACEPOND_GENAI_SEMCONV = "TRACEPOND_GENAI_SEMCONV"
+"""
+.. envvar:: TRACEPOND_GENAI_SEMCONV
+
+Version of the OpenTelemetry GenAI semantic conventions whose names go out over OTLP: ``1.41``
+(the last full text in the main semantic-conventions repository) or ``1.42`` (the
+open-telemetry/semantic-conventions-genai line, with its renames, e.g.
+``gen_ai.usage.cache_write.input_tokens``). The local store keeps the names as recorded.
+Default: ``1.41``, or ``1.42`` with ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``.
+"""
+
 TRACEPOND_VARIABLES: tuple[str, ...] = (
     TRACEPOND_STORE,
     TRACEPOND_CAPTURE_CONTENT,
@@ -135,6 +147,7 @@ TRACEPOND_VARIABLES: tuple[str, ...] = (
     TRACEPOND_USE_GLOBAL_PROVIDER,
     TRACEPOND_UI_TOKEN,
     TRACEPOND_RAISE_INTERNAL_ERRORS,
+    TRACEPOND_GENAI_SEMCONV,
 )
 """Every ``TRACEPOND_*`` environment variable; the README documents each one."""
 
@@ -161,8 +174,16 @@ OTEL_EXPORTER_OTLP_TRACES_HEADERS = "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
 OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT = (
     "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 )
-"""Whether message content, inputs and outputs are exported over OTLP. Booleans, plus the newer
-``SPAN_ONLY`` / ``SPAN_AND_EVENT`` / ``EVENT_ONLY`` (true) and ``NO_CONTENT`` (false)."""
+"""Whether and where message content goes over OTLP: ``NO_CONTENT`` (default; also ``false``),
+``SPAN_ONLY`` (on the span's attributes; also ``true``), ``EVENT_ONLY`` (on a
+``gen_ai.client.inference.operation.details`` event of the span, not its attributes) or
+``SPAN_AND_EVENT``. Case-insensitive. The local store keeps content either way
+(:envvar:`TRACEPOND_CAPTURE_CONTENT` decides that)."""
+
+OTEL_SEMCONV_STABILITY_OPT_IN = "OTEL_SEMCONV_STABILITY_OPT_IN"
+"""Comma-separated opt-ins of OpenTelemetry's semantic conventions; ``gen_ai_latest_experimental``
+makes the latest GenAI conventions tracepond tracks the ones it emits (see
+:envvar:`TRACEPOND_GENAI_SEMCONV`, which wins when set)."""
 
 OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
 """``service.name`` of the resource on tracepond's spans."""
@@ -184,6 +205,7 @@ OTEL_VARIABLES: tuple[str, ...] = (
     OTEL_EXPORTER_OTLP_HEADERS,
     OTEL_EXPORTER_OTLP_TRACES_HEADERS,
     OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT,
+    OTEL_SEMCONV_STABILITY_OPT_IN,
     OTEL_SERVICE_NAME,
     OTEL_EXPORTER_OTLP_METRICS_ENDPOINT,
     OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
@@ -191,6 +213,15 @@ OTEL_VARIABLES: tuple[str, ...] = (
 )
 
 DEFAULT_STORE = "tracepond.duckdb"
+NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT = (
+    "NO_CONTENT",
+    "SPAN_ONLY",
+    "EVENT_ONLY",
+    "SPAN_AND_EVENT",
+)
+CONTENT_MODES = (NO_CONTENT, SPAN_ONLY, EVENT_ONLY, SPAN_AND_EVENT)
+GENAI_SEMCONV_VERSIONS = tuple(RENAMES)  # the renames of each: tracepond.conventions.versions
+LATEST_EXPERIMENTAL = "gen_ai_latest_experimental"
 OTLP_PROTOCOLS = ("http/protobuf", "grpc")
 MIN_VALUE_BYTES = 256
 
@@ -211,7 +242,9 @@ class Settings:
         default_factory=lambda: types.MappingProxyType({})
     )
     capture_content: bool = True
-    export_content: bool = False
+    export_content: bool = False  # content leaves over OTLP (content_mode is not NO_CONTENT)
+    content_mode: str = NO_CONTENT  # where it goes: CONTENT_MODES
+    genai_semconv: str = "1.41"  # the GenAI conventions version emitted over OTLP
     max_value_bytes: int = 65536
     sample_rate: float = 1.0
     queue_size: int = 20000
@@ -258,8 +291,6 @@ OPTION_NAMES: tuple[str, ...] = tuple(field.name for field in dataclasses.fields
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
-_CONTENT_TRUE = _TRUE | {"span_only", "span_and_event", "event_only"}
-_CONTENT_FALSE = _FALSE | {"no_content"}
 
 
 def _parse_bool(
@@ -335,7 +366,14 @@ def _options_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
             options[option] = (_parse_bool(name, text), name)
     name = OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
     if (text := get(name)) is not None and text.strip():
-        options["export_content"] = (_parse_bool(name, text, _CONTENT_TRUE, _CONTENT_FALSE), name)
+        options["content_mode"] = (text.strip(), name)
+    opt_in = {
+        item.strip().lower() for item in (get(OTEL_SEMCONV_STABILITY_OPT_IN) or "").split(",")
+    }
+    if (text := get(TRACEPOND_GENAI_SEMCONV)) is not None and text.strip():
+        options["genai_semconv"] = (text.strip(), TRACEPOND_GENAI_SEMCONV)
+    elif LATEST_EXPERIMENTAL in opt_in:
+        options["genai_semconv"] = (GENAI_SEMCONV_VERSIONS[-1], OTEL_SEMCONV_STABILITY_OPT_IN)
     integers = {
         "max_value_bytes": TRACEPOND_MAX_VALUE_BYTES,
         "queue_size": TRACEPOND_QUEUE_SIZE,
@@ -353,7 +391,10 @@ def _options_from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     if (text := get(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)) is not None and text.strip():
         options["otlp_metrics_endpoint"] = (text.strip(), OTEL_EXPORTER_OTLP_METRICS_ENDPOINT)
     if (text := get(OTEL_EXPORTER_OTLP_METRICS_PROTOCOL)) is not None and text.strip():
-        options["otlp_metrics_protocol"] = (text.strip().lower(), OTEL_EXPORTER_OTLP_METRICS_PROTOCOL)
+        options["otlp_metrics_protocol"] = (
+            text.strip().lower(),
+            OTEL_EXPORTER_OTLP_METRICS_PROTOCOL,
+        )
     if (text := get(OTEL_METRIC_EXPORT_INTERVAL)) is not None and text.strip():
         options["metric_export_interval_ms"] = (
             _parse_float(OTEL_METRIC_EXPORT_INTERVAL, text),
@@ -433,6 +474,28 @@ def _check_protocol(source: str, value: object) -> str:
     return str(value)
 
 
+def _check_content_mode(source: str, value: object) -> str:
+    """A content mode; the booleans of the older convention are SPAN_ONLY and NO_CONTENT."""
+    if isinstance(value, bool):
+        return SPAN_ONLY if value else NO_CONTENT
+    text = str(value).strip() if isinstance(value, str) else ""
+    if text.upper() in CONTENT_MODES:
+        return text.upper()
+    if text.lower() in _TRUE | _FALSE:
+        return SPAN_ONLY if text.lower() in _TRUE else NO_CONTENT
+    raise ConfigError(
+        f"{source}={value!r}: expected one of {', '.join(CONTENT_MODES)}, or true / false"
+    )
+
+
+def _check_genai_semconv(source: str, value: object) -> str:
+    if value not in GENAI_SEMCONV_VERSIONS:
+        raise ConfigError(
+            f"{source}={value!r}: expected one of {', '.join(GENAI_SEMCONV_VERSIONS)}"
+        )
+    return str(value)
+
+
 def _check_optional_str(source: str, value: object) -> str | None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise ConfigError(f"{source}={value!r}: expected a non-empty string or None")
@@ -455,6 +518,8 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "otlp_headers": _check_headers,
     "capture_content": _check_bool,
     "export_content": _check_bool,
+    "content_mode": _check_content_mode,
+    "genai_semconv": _check_genai_semconv,
     "max_value_bytes": lambda source, value: _check_int(source, value, MIN_VALUE_BYTES),
     "sample_rate": lambda source, value: _check_number(source, value, 0.0, 1.0),
     "queue_size": lambda source, value: _check_int(source, value, 1),
@@ -495,8 +560,10 @@ def build_settings(
         sourced.update(_options_from_env(os.environ if environ is None else environ))
         for name, (value, source) in sourced.items():
             values[name] = _CHECKS[name](source, value)
-    for name, value in options.items():
-        values[name] = _CHECKS[name](name, value)
+    given = {name: _CHECKS[name](name, value) for name, value in options.items()}
+    content_given = "content_mode" in given or "export_content" in given
+    values = _content_options(values)  # the environment's mode, made consistent
+    values.update(_content_options(given) if content_given else given)
     settings = dataclasses.replace(base, **values) if base is not None else Settings(**values)
     if settings.batch_size > settings.queue_size:
         raise ConfigError(
@@ -504,6 +571,23 @@ def build_settings(
             f"(set with {TRACEPOND_BATCH_SIZE} / {TRACEPOND_QUEUE_SIZE} or configure())"
         )
     return settings
+
+
+def _content_options(values: dict[str, Any]) -> dict[str, Any]:
+    """``export_content`` and ``content_mode`` say one thing: the mode wins when given, else the
+    boolean picks SPAN_ONLY or NO_CONTENT. Both given and disagreeing is a ConfigError."""
+    if "content_mode" in values:
+        wants = values["content_mode"] != NO_CONTENT
+        if "export_content" in values and values["export_content"] != wants:
+            raise ConfigError(
+                f"export_content={values['export_content']!r} contradicts "
+                f"content_mode={values['content_mode']!r}; give one of them"
+            )
+        return {**values, "export_content": wants}
+    if "export_content" in values:
+        mode = SPAN_ONLY if values["export_content"] else NO_CONTENT
+        return {**values, "content_mode": mode}
+    return values
 
 
 # --- the current settings -------------------------------------------------------------------------

@@ -39,6 +39,7 @@ def configure(**options: Any) -> Settings:
     the defaults). Switching ``store`` flushes the spans pending for the old store there before
     new spans go to the new one. Options: ``store``, ``otlp_endpoint``, ``otlp_traces_endpoint``,
     ``otlp_protocol``, ``otlp_headers``, ``capture_content``, ``export_content``,
+    ``content_mode``, ``genai_semconv``,
     ``max_value_bytes``, ``sample_rate``, ``queue_size``, ``batch_size``, ``flush_interval_s``,
     ``redact``, ``service_name``, ``metrics``, ``use_global_provider``,
     ``otlp_metrics_endpoint``, ``otlp_metrics_protocol``, ``metric_export_interval_ms``.

@@ -218,3 +218,14 @@ def test_doctor_reads_a_lake(exported: tuple[str, Path]) -> None:
     result = CliRunner().invoke(main, ["doctor", "--store", str(out)])
     assert result.exit_code == 0, result.output
     assert "traces:          8" in result.output and "dropped spans:   0" in result.output
+
+
+def test_a_lake_has_the_prompt_tables_empty(exported: tuple[str, Path]) -> None:
+    """An export holds no prompts: the tables exist, empty, and cannot be written."""
+    _, out = exported
+    lake = str(out)
+    for table in ("prompts", "prompt_versions", "trace_prompts"):
+        assert tracepond.sql(f"SELECT count(*) FROM {table}", store=lake).fetchall() == [(0,)]
+    assert tracepond.search_traces(filter="prompt.name = 'support'", store=lake) == []
+    with pytest.raises(QueryError):
+        tracepond.sql("INSERT INTO trace_prompts VALUES ('t', 'n', 1, NULL)", store=lake)

@@ -27,7 +27,7 @@ from tracepond.exporters.otlp import (
     build_span_processor,
     otlp_drop_counts,
 )
-from tracepond.exporters.otlp_queue import AT_SHUTDOWN, EXPORT_FAILED, QUEUE_FULL
+from tracepond.exporters.otlp_queue import AT_SHUTDOWN, EXPORT_FAILED, QUEUE_FULL, REFUSED
 
 RECEIVERS = {"http/protobuf": HttpReceiver, "grpc": GrpcReceiver}
 
@@ -389,7 +389,7 @@ def test_slow_collector_gets_everything_in_order_of_batches(
     assert receiver.wait_for_spans(100)
     assert [span.span_id for span in receiver.spans] == emitted  # queue order, nothing lost
     assert receiver.requests >= 10  # batches of at most 10
-    assert processor.stats.drops() == {QUEUE_FULL: 0, EXPORT_FAILED: 0, AT_SHUTDOWN: 0}
+    assert processor.stats.drops() == {QUEUE_FULL: 0, EXPORT_FAILED: 0, AT_SHUTDOWN: 0, REFUSED: 0}
     provider.shutdown()
 
 

@@ -87,6 +87,25 @@ class _Behaviour:
 
     status: int = 200  # HTTP status (gRPC: 200 -> OK, anything else -> UNAVAILABLE)
     delay_s: float = 0.0
+    failures_left: int | None = None  # answer `status` this many times, then 200 (None: always)
+    grpc_code: str = "UNAVAILABLE"  # the gRPC code a refusing receiver aborts with
+    headers: dict[str, str] = field(default_factory=dict)  # sent with a refusal (Retry-After)
+    body: bytes = b""  # sent with an HTTP refusal (a google.rpc.Status)
+    retry_info_s: float | None = None  # gRPC RetryInfo sent with a refusal
+    attempts: int = 0  # requests received, refused ones included
+
+    def refuses(self) -> bool:
+        """Count the attempt; True when this one is refused."""
+        self.attempts += 1
+        if self.status == 200:
+            return False
+        if self.failures_left is None:
+            return True
+        if self.failures_left > 0:
+            self.failures_left -= 1
+            return True
+        return False
+
     gate: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -175,10 +194,14 @@ class HttpReceiver(_Receiver):
                 behaviour.gate.wait(60)
                 if behaviour.delay_s:
                     threading.Event().wait(behaviour.delay_s)
-                if behaviour.status != 200:
+                if behaviour.refuses():
                     self.send_response(behaviour.status)
-                    self.send_header("Content-Length", "0")
+                    for name, value in behaviour.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Type", "application/x-protobuf")
+                    self.send_header("Content-Length", str(len(behaviour.body)))
                     self.end_headers()
+                    self.wfile.write(behaviour.body)
                     return
                 encoding = (self.headers.get("Content-Encoding") or "").lower()
                 if encoding == "gzip":
@@ -252,8 +275,16 @@ class GrpcReceiver(_Receiver):
                 behaviour.gate.wait(60)
                 if behaviour.delay_s:
                     threading.Event().wait(behaviour.delay_s)
-                if behaviour.status != 200:
-                    context.abort(grpc.StatusCode.UNAVAILABLE, "receiver refuses")
+                if behaviour.refuses():
+                    if behaviour.retry_info_s is not None:
+                        from google.rpc.error_details_pb2 import RetryInfo
+
+                        info = RetryInfo()
+                        info.retry_delay.FromNanoseconds(int(behaviour.retry_info_s * 1e9))
+                        context.set_trailing_metadata(
+                            (("google.rpc.retryinfo-bin", info.SerializeToString()),)
+                        )
+                    context.abort(getattr(grpc.StatusCode, behaviour.grpc_code), "receiver refuses")
                 headers = {key: value for key, value in context.invocation_metadata()}
                 receiver._record(decode_traces(request), headers)
                 return trace_service_pb2.ExportTraceServiceResponse()

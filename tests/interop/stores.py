@@ -44,7 +44,16 @@ class SpanFactory:
         self.tracer = provider.get_tracer("tests")
 
     def trace(
-        self, start: dt.datetime, children: int = 2, *, error: bool = False, name: str = "agent"
+        self,
+        start: dt.datetime,
+        children: int = 2,
+        *,
+        error: bool = False,
+        name: str = "agent",
+        provider: str = "openai",
+        model: str = "gpt-4o-mini",
+        cost_usd: float | None = None,
+        child_ms: int = 5,
     ) -> MadeTrace:
         self.exporter.clear()
         root = self.tracer.start_span(
@@ -55,16 +64,20 @@ class SpanFactory:
         context = otel_trace.set_span_in_context(root)
         for index in range(children):
             begin = start + dt.timedelta(milliseconds=10 * (index + 1))
+            attributes: dict[str, str | int | float] = {}
+            if cost_usd is not None:
+                attributes[attr.COST_USD] = cost_usd * (index + 1)
             child = self.tracer.start_span(
-                "chat gpt-4o-mini",
+                f"chat {model}",
                 context=context,
                 kind=SpanKind.CLIENT,
                 start_time=ns(begin),
                 attributes={
+                    **attributes,
                     attr.SPAN_TYPE: "CHAT_MODEL",
                     attr.GEN_AI_OPERATION_NAME: "chat",
-                    attr.GEN_AI_PROVIDER_NAME: "openai",
-                    attr.GEN_AI_REQUEST_MODEL: "gpt-4o-mini",
+                    attr.GEN_AI_PROVIDER_NAME: provider,
+                    attr.GEN_AI_REQUEST_MODEL: model,
                     attr.GEN_AI_USAGE_INPUT_TOKENS: 10 + index,
                     attr.GEN_AI_USAGE_OUTPUT_TOKENS: 3,
                     attr.GEN_AI_INPUT_MESSAGES: json.dumps([{"role": "user", "content": "hi"}]),
@@ -76,7 +89,7 @@ class SpanFactory:
                 child.set_status(Status(StatusCode.ERROR, "boom"))
             else:
                 child.set_status(Status(StatusCode.OK))
-            child.end(end_time=ns(begin + dt.timedelta(milliseconds=5)))
+            child.end(end_time=ns(begin + dt.timedelta(milliseconds=child_ms)))
         root.set_status(Status(StatusCode.ERROR if error else StatusCode.OK))
         root.end(end_time=ns(start + dt.timedelta(seconds=1)))
         spans = list(self.exporter.get_finished_spans())

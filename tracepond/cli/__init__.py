@@ -67,4 +67,3 @@ def _missing_dependency_command(name: str, exc: ImportError) -> click.Command:
 @click.version_option(package_name="tracepond")
 def main() -> None:
     """tracepond: see inside the Python apps that call LLMs."""
-

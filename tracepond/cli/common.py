@@ -73,7 +73,6 @@ def console() -> Any:
     )
 
 
-
 def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> None:
     if fmt == "csv":
         writer = csv.writer(sys.stdout)
@@ -93,5 +92,3 @@ def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> Non
         table.add_row(*("" if value is None else str(value) for value in row))
     console().print(table)
     click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-
-

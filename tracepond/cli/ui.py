@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tracepond.cli.common import resolve_store, store_option
+from tracepond.cli.common import clear_errors, resolve_store, store_option
 from tracepond.errors import ConfigError
 
 
@@ -23,6 +23,13 @@ from tracepond.errors import ConfigError
     type=click.IntRange(0, 65535),
     help="Port to listen on (0 picks a free one).",
 )
+@click.option(
+    "--grpc-port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="Port for OTLP/gRPC ingest (default 4317, served when free and grpcio is installed; "
+    "0 turns it off).",
+)
 @click.option("--open", "open_browser", is_flag=True, help="Open the viewer in a web browser.")
 @click.option(
     "--token",
@@ -30,8 +37,16 @@ from tracepond.errors import ConfigError
     envvar="TRACEPOND_UI_TOKEN",
     help="Token every request must carry; generated and printed when --host is not loopback.",
 )
-def ui(store: str | None, host: str, port: int, open_browser: bool, token: str | None) -> None:
-    """Serve the trace viewer and OTLP/HTTP ingest (POST /v1/traces)."""
+@clear_errors
+def ui(
+    store: str | None,
+    host: str,
+    port: int,
+    grpc_port: int | None,
+    open_browser: bool,
+    token: str | None,
+) -> None:
+    """Serve the trace viewer, OTLP/HTTP ingest (POST /v1/traces) and OTLP/gRPC ingest."""
     from tracepond.viewer.server import check_token, serve  # starlette loads only for `ui`
 
     path = resolve_store(store, must_exist=False)  # the viewer may start before the first write
@@ -40,4 +55,4 @@ def ui(store: str | None, host: str, port: int, open_browser: bool, token: str |
             check_token(token)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
-    serve(path, host=host, port=port, token=token, open_browser=open_browser)
+    serve(path, host=host, port=port, token=token, open_browser=open_browser, grpc_port=grpc_port)

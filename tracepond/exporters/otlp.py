@@ -17,9 +17,12 @@ A collector that is down, slow or refusing costs the application nothing but que
 
 ``otlp_drop_counts()`` returns the counts for ``tracepond doctor``.
 
-Message content (``CONTENT_ATTRIBUTES``) leaves the process only when the user opted in
-(``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` or ``configure(export_content=True)``);
-otherwise it is stripped from the exported copy, and a single log line says how to turn it on.
+Message content leaves the process only when the user opted in
+(``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT``: SPAN_ONLY / true, EVENT_ONLY,
+SPAN_AND_EVENT, or ``configure(export_content=True)``), where that says; otherwise it is stripped
+from the exported copy, and a single log line says how to turn it on. The exported copy carries
+the names of the GenAI conventions version in ``genai_semconv``
+(tracepond.exporters.otlp_content).
 
 Endpoints follow the OTLP exporter specification: ``otlp_endpoint`` and
 ``OTEL_EXPORTER_OTLP_ENDPOINT`` are base URLs to which HTTP adds ``/v1/traces`` (and
@@ -32,16 +35,16 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from tracepond.config import OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
-from tracepond.conventions.attributes import CONTENT_ATTRIBUTES
 from tracepond.errors import StoreError
+from tracepond.exporters.otlp_content import (
+    ContentFilteringExporter,
+    needs_rewriting,
+)
 from tracepond.exporters.otlp_queue import (
     AT_SHUTDOWN,
     EXPORT_FAILED,
@@ -51,6 +54,7 @@ from tracepond.exporters.otlp_queue import (
     otlp_drop_counts,
     otlp_export_stats,
 )
+from tracepond.exporters.otlp_verdict import VerdictRecorder, grpc_span_exporter, http_session
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
@@ -82,11 +86,6 @@ HTTP_PROTOBUF = "http/protobuf"
 GRPC = "grpc"
 PROTOCOLS = (HTTP_PROTOBUF, GRPC)
 
-CONTENT_NOTICE = (
-    "tracepond: message content (%s) is kept in the local store but not sent over OTLP. "
-    "To export it too, set %s=true or call tracepond.configure(export_content=True)."
-)
-
 
 # --- settings -> exporter arguments ----------------------------------------------------------
 
@@ -117,13 +116,21 @@ def exporter_headers(settings: Settings) -> dict[str, str] | None:
     return dict(settings.otlp_headers) or None
 
 
-def build_span_exporter(settings: Settings) -> SpanExporter | None:
-    """The OTel OTLP span exporter for the configured protocol, or None without an endpoint."""
+def build_span_exporter(
+    settings: Settings, verdicts: VerdictRecorder | None = None
+) -> SpanExporter | None:
+    """The OTel OTLP span exporter for the configured protocol, or None without an endpoint;
+    with ``verdicts``, it reports each answer of the collector there."""
     endpoint = traces_url(settings)
     if endpoint is None:
         return None
     headers = exporter_headers(settings)
     if settings.otlp_protocol == GRPC:
+        if verdicts is not None:
+            exporter: SpanExporter = grpc_span_exporter(
+                verdicts, endpoint=endpoint, headers=headers
+            )
+            return exporter
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcSpanExporter,
         )
@@ -133,15 +140,19 @@ def build_span_exporter(settings: Settings) -> SpanExporter | None:
         OTLPSpanExporter as HttpSpanExporter,
     )
 
-    return HttpSpanExporter(endpoint=endpoint, headers=headers)
+    session = http_session(verdicts) if verdicts is not None else None
+    return HttpSpanExporter(endpoint=endpoint, headers=headers, session=session)
 
 
-def build_exporter(settings: Settings) -> SpanExporter | None:
-    """The OTLP span exporter, wrapped so content leaves only when ``export_content`` says so."""
-    exporter = build_span_exporter(settings)
-    if exporter is None or settings.export_content:
+def build_exporter(
+    settings: Settings, verdicts: VerdictRecorder | None = None
+) -> SpanExporter | None:
+    """The OTLP span exporter, wrapped so content leaves only where ``content_mode`` says, in the
+    names of ``genai_semconv``."""
+    exporter = build_span_exporter(settings, verdicts)
+    if exporter is None or not needs_rewriting(settings.content_mode, settings.genai_semconv):
         return exporter
-    return ContentFilteringExporter(exporter)
+    return ContentFilteringExporter(exporter, settings.content_mode, settings.genai_semconv)
 
 
 def build_span_processor(settings: Settings) -> OtlpSpanProcessor | None:
@@ -150,7 +161,8 @@ def build_span_processor(settings: Settings) -> OtlpSpanProcessor | None:
     Queue size, batch size and flush interval are the store's (``TRACEPOND_QUEUE_SIZE``,
     ``TRACEPOND_BATCH_SIZE``, ``TRACEPOND_FLUSH_INTERVAL``): one batch is one OTLP request.
     """
-    exporter = build_exporter(settings)
+    verdicts = VerdictRecorder()
+    exporter = build_exporter(settings, verdicts)
     if exporter is None:
         return None
     processor = OtlpSpanProcessor(
@@ -158,6 +170,8 @@ def build_span_processor(settings: Settings) -> OtlpSpanProcessor | None:
         max_queue_size=settings.queue_size,
         max_batch_size=settings.batch_size,
         schedule_delay_s=settings.flush_interval_s,
+        verdicts=verdicts,
+        collector=f"the OTLP collector at {traces_url(settings)}",
     )
     if settings.store is not None and not settings.store.startswith("s3://"):
         store = settings.store
@@ -205,79 +219,3 @@ def build_metric_exporter(settings: Settings) -> MetricExporter | None:
     )
 
     return HttpMetricExporter(endpoint=endpoint, headers=headers)
-
-
-# --- content opt-in --------------------------------------------------------------------------
-
-
-class ContentFilteringExporter(SpanExporter):
-    """Sends copies of the spans without message content; the local store keeps the originals."""
-
-    _noticed = False  # one notice per process, however many exporters are built
-    _notice_lock = threading.Lock()
-
-    def __init__(self, inner: SpanExporter) -> None:
-        self.inner = inner
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        stripped_names: set[str] = set()
-        copies = [strip_content(span, stripped_names) for span in spans]
-        if stripped_names:
-            self._notice_once(stripped_names)
-        return self.inner.export(copies)
-
-    def shutdown(self) -> None:
-        self.inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self.inner.force_flush(timeout_millis)
-
-    @classmethod
-    def _notice_once(cls, names: set[str]) -> None:
-        with cls._notice_lock:
-            if cls._noticed:
-                return
-            cls._noticed = True
-        logger.warning(CONTENT_NOTICE, ", ".join(sorted(names)), CAPTURE_CONTENT_VARIABLE)
-
-
-def strip_content(span: ReadableSpan, stripped_names: set[str]) -> ReadableSpan:
-    """A copy of ``span`` without content attributes (on the span and its events)."""
-    attributes = span.attributes or {}
-    if not any(name in CONTENT_ATTRIBUTES for name in attributes) and not _events_have_content(
-        span.events
-    ):
-        return span
-    kept = _without_content(attributes, stripped_names)
-    events = [
-        Event(event.name, _without_content(event.attributes or {}, stripped_names), event.timestamp)
-        for event in span.events
-    ]
-    return ReadableSpan(
-        name=span.name,
-        context=span.context,
-        parent=span.parent,
-        resource=span.resource,
-        attributes=kept,
-        events=events,
-        links=span.links,
-        kind=span.kind,
-        status=span.status,
-        start_time=span.start_time,
-        end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
-    )
-
-
-def _events_have_content(events: Sequence[Any]) -> bool:
-    return any(name in CONTENT_ATTRIBUTES for event in events for name in (event.attributes or {}))
-
-
-def _without_content(attributes: Mapping[str, Any], stripped_names: set[str]) -> dict[str, Any]:
-    kept: dict[str, Any] = {}
-    for name, value in attributes.items():
-        if name in CONTENT_ATTRIBUTES:
-            stripped_names.add(name)
-        else:
-            kept[name] = value
-    return kept

@@ -3,8 +3,11 @@
 The application's threads only append to a bounded deque (``on_end``); one worker thread takes
 batches and exports them, so a collector that is down or slow costs the caller nothing but queue
 slots. A batch the OTel exporter gave up on (after its own retries) is kept and retried with
-exponential backoff for up to ``retry_budget_s``; meanwhile new spans that find the queue full are
-dropped and counted. ``otlp_drop_counts()`` sums the counts over the process for ``tracepond
+exponential backoff, or after what the collector's ``Retry-After`` / RetryInfo asked, for up to
+``retry_budget_s``, but only when the collector's answer is one OTLP calls retryable
+(tracepond.exporters.otlp_verdict): a batch the collector refused (a 400, a 401, gRPC
+INVALID_ARGUMENT, ...) is dropped at once and counted, and the reason is logged once. Meanwhile
+new spans that find the queue full are dropped and counted. ``otlp_drop_counts()`` sums the counts over the process for ``tracepond
 doctor``.
 """
 
@@ -24,6 +27,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tracepond.batching import BatchQueue
 from tracepond.errors import StoreError, log_internal_error
+from tracepond.exporters.otlp_verdict import Verdict, VerdictRecorder
 
 if TYPE_CHECKING:
     from opentelemetry.context import Context
@@ -35,6 +39,7 @@ logger = logging.getLogger("tracepond.otlp")
 QUEUE_FULL = "otlp_queue_full"
 EXPORT_FAILED = "otlp_export_failed"
 AT_SHUTDOWN = "otlp_at_shutdown"
+REFUSED = "otlp_refused"
 
 
 @dataclass
@@ -46,18 +51,21 @@ class ExportStats:
     dropped_queue_full: int = 0
     dropped_export_failed: int = 0
     dropped_at_shutdown: int = 0
+    dropped_refused: int = 0
 
     def drops(self) -> dict[str, int]:
         return {
             QUEUE_FULL: self.dropped_queue_full,
             EXPORT_FAILED: self.dropped_export_failed,
             AT_SHUTDOWN: self.dropped_at_shutdown,
+            REFUSED: self.dropped_refused,
         }
 
 
 _processors: weakref.WeakSet[OtlpSpanProcessor] = weakref.WeakSet()
 _retired = ExportStats()  # totals of processors already shut down, so counts survive reconfigure
 _registry_lock = threading.Lock()
+_reasons_told: set[str] = set()  # refusal reasons already logged in this process
 
 
 def otlp_drop_counts() -> dict[str, int]:
@@ -91,8 +99,12 @@ class OtlpSpanProcessor(SpanProcessor):
         retry_max_s: float = 30.0,
         retry_budget_s: float = 300.0,
         shutdown_timeout_s: float = 5.0,
+        verdicts: VerdictRecorder | None = None,
+        collector: str = "the collector",
     ) -> None:
         self.exporter = exporter
+        self.verdicts = verdicts  # the collector's answers, when the exporter reports them
+        self._collector = collector
         self.stats = ExportStats()
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
@@ -157,18 +169,44 @@ class OtlpSpanProcessor(SpanProcessor):
                 self.stats.exported += len(batch)
                 return
             self.stats.failed_attempts += 1
-            self._failing = True  # a waiting force_flush gives up rather than wait
-            out_of_budget = time.monotonic() - first_try + backoff > self._retry_budget_s
+            verdict = self.verdicts.last() if self.verdicts is not None else None
+            if verdict is not None and not verdict.retryable:
+                self._refused(len(batch), verdict)
+                return
+            self._failing = True  # the collector is away: a waiting force_flush gives up
+            wait = backoff
+            if verdict is not None and verdict.retry_after_s is not None:
+                wait = verdict.retry_after_s  # the collector said when: that, not our backoff
+            out_of_budget = time.monotonic() - first_try + wait > self._retry_budget_s
             stopping = self._queue.stopping.is_set()
             if final or stopping or out_of_budget:
                 self._count_dropped(len(batch), "at_shutdown" if stopping else "export_failed")
                 return
             self._record_drops()  # a long outage: doctor should see the drops while it lasts
             # Only a shutdown cuts this wait short; the loop then counts the batch as dropped.
-            self._queue.stopping.wait(backoff)
+            self._queue.stopping.wait(wait)
             backoff = min(backoff * 2, self._retry_max_s)
 
+    def _refused(self, count: int, verdict: Verdict) -> None:
+        """A batch the collector will never take: dropped now, and why said once per reason."""
+        self._failing = False  # the collector answers (it is not away): flush waits for it
+        self.stats.dropped_refused += count
+        with _registry_lock:
+            first = verdict.reason not in _reasons_told
+            _reasons_told.add(verdict.reason)
+        if first:
+            logger.warning(
+                "tracepond: %s refuses spans (%s); they are dropped, not retried (OTLP retries "
+                "only 429, 502, 503, 504 and gRPC UNAVAILABLE and kin). Check the endpoint, "
+                "OTEL_EXPORTER_OTLP_HEADERS (credentials) and the collector's limits. "
+                "`tracepond doctor` counts them with the OTLP drops.",
+                self._collector,
+                verdict.reason,
+            )
+
     def _export_once(self, batch: list[ReadableSpan]) -> bool:
+        if self.verdicts is not None:
+            self.verdicts.clear()
         try:
             return self.exporter.export(batch) is SpanExportResult.SUCCESS
         except Exception:  # an exporter must not raise; if it does, count it as a failure
@@ -198,7 +236,9 @@ class OtlpSpanProcessor(SpanProcessor):
         """
         if self._stopping:
             return False
-        return self._queue.flush(timeout_millis / 1000, give_up=lambda: self._failing)
+        refused_before = self.stats.dropped_refused
+        drained = self._queue.flush(timeout_millis / 1000, give_up=lambda: self._failing)
+        return drained and self.stats.dropped_refused == refused_before  # refused is not sent
 
     def record_drops_with(self, sink: Callable[[int], None], every_s: float = 5.0) -> None:
         """Report new drops to ``sink(count)`` from the worker (at most every ``every_s``) and

@@ -95,6 +95,27 @@ def _bookkeeping_views(conn: duckdb.DuckDBPyConnection) -> None:
         "CREATE VIEW writer_stats AS SELECT NULL::TIMESTAMP AS recorded_at, "
         "NULL::VARCHAR AS source, NULL::INTEGER AS pid, NULL::BIGINT AS dropped_spans LIMIT 0"
     )
+    _empty_prompt_tables(conn)
+
+
+def _empty_prompt_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    """The prompt tables, empty (an export holds no prompts), so what reads a trace's prompts
+    (the viewer's trace detail, ``prompt.*`` filters) answers nothing instead of failing. Made
+    from the store's own DDL in a scratch schema, shown through views that cannot be written."""
+    from tracepond.store import schema_prompts
+
+    conn.execute("CREATE SCHEMA _empty")
+    conn.execute("SET search_path = '_empty'")
+    try:
+        for statement in schema_prompts.STATEMENTS:
+            conn.execute(statement)
+    finally:
+        conn.execute("SET search_path = 'main'")
+    tables = conn.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = '_empty'"
+    ).fetchall()
+    for (table,) in tables:
+        conn.execute(f'CREATE VIEW main."{table}" AS SELECT * FROM _empty."{table}"')
 
 
 def _filesystem(uri: str) -> tuple[Any, str]:

@@ -20,7 +20,12 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tracepond.conventions import attributes as attr
-from tracepond.conventions.span_types import OPERATION_SPAN_TYPES, SpanType
+from tracepond.conventions.mapping import (
+    column_value,
+    event_messages,
+    indexed_messages,
+    span_type,
+)
 
 # (column, DuckDB type); the writer inserts BY NAME, so the order here is free.
 SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -149,14 +154,6 @@ def _str_or_none(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def span_type_of(attributes: Mapping[str, Any]) -> str:
-    explicit = attributes.get(attr.SPAN_TYPE)
-    if explicit:
-        return str(explicit)
-    operation = attributes.get(attr.GEN_AI_OPERATION_NAME)
-    return OPERATION_SPAN_TYPES.get(str(operation), SpanType.UNKNOWN) if operation else "UNKNOWN"
-
-
 def _service_name(span: ReadableSpan) -> str | None:
     resource = span.resource
     return _str_or_none(resource.attributes.get("service.name")) if resource is not None else None
@@ -168,8 +165,8 @@ def trace_fields(attributes: Mapping[str, Any], service_name: str | None) -> dic
         "run_id": attributes.get(attr.RUN_ID),
         "experiment_id": attributes.get(attr.EXPERIMENT_ID),
         "model_id": attributes.get(attr.MODEL_ID),
-        "session_id": attributes.get(attr.SESSION_ID),
-        "user_id": attributes.get(attr.USER_ID),
+        "session_id": column_value(attributes, "session_id"),
+        "user_id": column_value(attributes, "user_id"),
         "service_name": service_name,
     }
     return {key: str(value) for key, value in found.items() if value is not None}
@@ -196,11 +193,9 @@ def _content(value: Any) -> str | None:
 
 
 _KIND_NAMES = {kind: kind.name for kind in SpanKind}
-_SPAN_TYPE, _OPERATION = attr.SPAN_TYPE, attr.GEN_AI_OPERATION_NAME
-_RESPONSE_MODEL, _REQUEST_MODEL = attr.GEN_AI_RESPONSE_MODEL, attr.GEN_AI_REQUEST_MODEL
-_PROVIDER, _SYSTEM = attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM
-_IN_TOKENS, _OUT_TOKENS = attr.GEN_AI_USAGE_INPUT_TOKENS, attr.GEN_AI_USAGE_OUTPUT_TOKENS
-_TRACE_IDS = (attr.RUN_ID, attr.EXPERIMENT_ID, attr.MODEL_ID, attr.SESSION_ID, attr.USER_ID)
+_RUN_IDS = (attr.RUN_ID, attr.EXPERIMENT_ID, attr.MODEL_ID)
+# Span types whose content other conventions spread over indexed attributes or events.
+_MODEL_SPAN_TYPES = frozenset({"LLM", "CHAT_MODEL", "EMBEDDING", "RERANKER"})
 # id(resource) -> (resource, service.name) for the few resources a process has. The resource is
 # kept with its name: a bare id can be reused by a new object once the old one is collected.
 _SERVICE_NAMES: dict[int, tuple[Any, str | None]] = {}
@@ -236,19 +231,28 @@ def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
     attributes = dict(raw or ())  # our copy: the content attributes are popped
     get = attributes.get
     pop = attributes.pop
+    # tracepond's own content attributes become columns and are not repeated in `attributes`;
+    # another convention's stay as they were recorded.
     inputs = pop(_INPUTS, None)
     outputs = pop(_OUTPUTS, None)
     trace_id = format(context.trace_id, "032x")
     span_id = format(context.span_id, "016x")
     start_us = (start or 0) // 1000
     end_us = (end or start or 0) // 1000
-    model = get(_RESPONSE_MODEL) or get(_REQUEST_MODEL)
-    provider = get(_PROVIDER) or get(_SYSTEM)
-    span_type = get(_SPAN_TYPE)
-    if not span_type:
-        operation = get(_OPERATION)
-        span_type = OPERATION_SPAN_TYPES.get(str(operation), "UNKNOWN") if operation else "UNKNOWN"
-    ids = [get(key) for key in _TRACE_IDS]
+    # Every convention's name for a column, through the one table (tracepond.conventions.mapping).
+    model = column_value(attributes, "model")
+    provider = column_value(attributes, "provider")
+    kind_of_span = span_type(attributes)
+    if inputs is None:
+        inputs = column_value(attributes, "inputs")
+    if outputs is None:
+        outputs = column_value(attributes, "outputs")
+    if (inputs is None or outputs is None) and kind_of_span in _MODEL_SPAN_TYPES:
+        found = _spread_content(attributes, span.events if has_events else ())
+        inputs = found.get("inputs") if inputs is None else inputs
+        outputs = found.get("outputs") if outputs is None else outputs
+    ids = [get(key) for key in _RUN_IDS]
+    ids.extend((column_value(attributes, "session_id"), column_value(attributes, "user_id")))
     cost = get(attr.COST_USD)
     tags = get(attr.TAGS)
     metadata = get(attr.METADATA)
@@ -258,7 +262,7 @@ def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
         None if parent is None else format(parent.span_id, "016x"),
         name,
         _KIND_NAMES.get(kind, "INTERNAL"),
-        str(span_type),
+        kind_of_span,
         start_us,
         end_us,
         (end_us - start_us) / 1000.0,
@@ -266,8 +270,8 @@ def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
         status.description,
         None if provider is None else str(provider),
         None if model is None else str(model),
-        _int_or_none(get(_IN_TOKENS)),
-        _int_or_none(get(_OUT_TOKENS)),
+        _int_or_none(column_value(attributes, "input_tokens")),
+        _int_or_none(column_value(attributes, "output_tokens")),
         None if inputs is None else _content(inputs),
         None if outputs is None else _content(outputs),
         _dumps(attributes, default=str, option=_DUMP_OPTIONS).decode(),
@@ -284,6 +288,13 @@ def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
         None if tags is None else json_object(tags),
         None if metadata is None else json_object(metadata),
     )
+
+
+def _spread_content(attributes: Mapping[str, Any], events: Any) -> dict[str, Any]:
+    """Messages another convention spread over indexed attributes or message events."""
+    found: dict[str, Any] = dict(event_messages(events)) if events else {}
+    found.update(indexed_messages(attributes))  # attributes are the more complete record
+    return found
 
 
 def _events(span: ReadableSpan, trace_id: str, span_id: str) -> list[tuple[Any, ...]]:

@@ -25,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from tracepond.errors import ConfigError
 from tracepond.viewer import api, ingest, prompts, quality
+from tracepond.viewer.grpc_ingest import DEFAULT_GRPC_PORT, GrpcIngest, start_grpc_ingest
 from tracepond.viewer.queries import SQL_CONSOLE_TIMEOUT_S
 from tracepond.viewer.security import Guard, is_loopback_host
 
@@ -85,8 +86,13 @@ def serve(
     token: str | None = None,
     open_browser: bool = False,
     ready: threading.Event | None = None,
+    grpc_port: int | None = None,
 ) -> None:
-    """Run the viewer until interrupted. A non-loopback host always gets a token."""
+    """Run the viewer until interrupted. A non-loopback host always gets a token.
+
+    ``grpc_port``: OTLP/gRPC ingest beside HTTP; None is the default port, served when it can be
+    (else one notice), 0 is off, any other number must be served (else ConfigError).
+    """
     import uvicorn
 
     if token is None and not is_loopback_host(host):
@@ -104,13 +110,34 @@ def serve(
         print(
             "OTLP exporters: OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20" + token, flush=True
         )
+    grpc_ingest = _start_grpc(app.app.state.ingest, host, grpc_port, token)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
     server = uvicorn.Server(config)
     if open_browser or ready is not None:
         threading.Thread(
             target=_when_started, args=(server, url, open_browser, ready), daemon=True
         ).start()
-    server.run()
+    try:
+        server.run()
+    finally:
+        grpc_ingest.stop()
+
+
+def _start_grpc(
+    writer: ingest.IngestWriter, host: str, grpc_port: int | None, token: str | None
+) -> GrpcIngest:
+    """OTLP/gRPC beside HTTP, on the same writer; says once on stdout what it serves."""
+    if grpc_port == 0:
+        return GrpcIngest()
+    started = start_grpc_ingest(writer, host, grpc_port or DEFAULT_GRPC_PORT, token)
+    if started.problem is None:
+        shown_host = f"[{host}]" if ":" in host else host
+        print(f"OTLP/gRPC ingest on http://{shown_host}:{started.port}", flush=True)
+    elif grpc_port is None:  # the default: HTTP alone is a working viewer
+        print(f"OTLP/gRPC ingest off ({started.problem}); OTLP/HTTP at /v1/traces", flush=True)
+    else:
+        raise ConfigError(f"--grpc-port {grpc_port}: {started.problem}")
+    return started
 
 
 def _ensure_store(path: str) -> None:

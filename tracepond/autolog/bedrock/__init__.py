@@ -348,6 +348,7 @@ def patch(patcher: Patcher, options: AutologOptions) -> None:
     patcher.wrap("botocore.client", "BaseClient._make_api_call", dispatcher(sync_table))
     if importlib.util.find_spec("aiobotocore") is not None:
         from tracepond.autolog.bedrock import aio as bedrock_async
+
         async_table = {
             name: make_wrapper(op(is_async=True), options)
             for name, op in bedrock_async.ASYNC_OPERATIONS.items()
