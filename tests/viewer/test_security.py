@@ -95,6 +95,7 @@ async def test_cross_origin_posts_are_refused(
             headers={"content-type": "application/json", "origin": origin},
         )
         assert response.status_code == 403
+        assert "cross-site requests are refused" in response.json()["error"]
     assert span_count(sample_store.path) == before
     same = await client.post(
         "/api/sql", json={"sql": "SELECT 1"}, headers={"origin": "http://127.0.0.1:5000"}
@@ -102,9 +103,78 @@ async def test_cross_origin_posts_are_refused(
     assert same.status_code == 200
 
 
+CROSS_SITE = [
+    {"sec-fetch-site": "cross-site"},
+    {"sec-fetch-site": "same-site"},
+    {"origin": "http://attacker.example"},
+    {"origin": "http://127.0.0.1:6000"},  # the same machine, another port: another origin
+    {"origin": "null"},
+    {"sec-fetch-site": "cross-site", "origin": "http://attacker.example"},
+]
+EVERY_KIND_OF_ROUTE = [
+    "/",
+    "/static/app.js",
+    "/api/health",
+    "/api/traces",
+    "/api/sql.csv?sql=SELECT+count(*)+FROM+spans",
+]
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+@pytest.mark.parametrize("path", EVERY_KIND_OF_ROUTE)
+async def test_cross_site_gets_are_refused_on_every_route(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str]
+) -> None:
+    response = await client.get(path, headers=headers)
+    assert response.status_code == 403
+    assert response.json()["kind"] == "auth"
+    assert "cross-site requests are refused" in response.json()["error"]
+    assert "sunny" not in response.text  # nothing of the store in the refusal
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+async def test_cross_site_ingest_and_sql_posts_store_nothing(
+    client: httpx.AsyncClient, sample_store: SampleStore, headers: dict[str, str]
+) -> None:
+    before = span_count(sample_store.path)
+    ingest = await client.post(
+        "/v1/traces",
+        content=orjson.dumps(json_body()),
+        headers={"content-type": "application/json", **headers},
+    )
+    query = await client.post("/api/sql", json={"sql": "SELECT 1"}, headers=headers)
+    assert (ingest.status_code, query.status_code) == (403, 403)
+    assert span_count(sample_store.path) == before
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # scripts, curl, OTLP exporters: neither header
+        {"sec-fetch-site": "same-origin", "origin": "http://127.0.0.1:5000"},
+        {"sec-fetch-site": "same-origin"},  # the viewer's own GET fetches carry no Origin
+        {"sec-fetch-site": "none"},  # a typed URL or a bookmark
+    ],
+)
+async def test_own_pages_scripts_and_typed_urls_are_served(
+    client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    for path in EVERY_KIND_OF_ROUTE:
+        assert (await client.get(path, headers=headers)).status_code == 200, path
+
+
+async def test_cross_site_is_refused_even_with_the_token(guarded: httpx.AsyncClient) -> None:
+    response = await guarded.get(
+        "/api/traces",
+        headers={"authorization": f"Bearer {TOKEN}", "sec-fetch-site": "cross-site"},
+    )
+    assert response.status_code == 403
+
+
 async def test_security_headers_and_no_cors(client: httpx.AsyncClient) -> None:
     for path in ("/", "/api/traces", "/static/traceview.js"):
         response = await client.get(path, headers={"origin": "http://attacker.example"})
+        assert response.status_code == 403  # refused, and the refusal has the headers too
         assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["x-frame-options"] == "DENY"

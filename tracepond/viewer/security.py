@@ -13,8 +13,10 @@ Token rules (documented in docs/api.md):
 
 Without a token the server only listens on a loopback address, and it answers only requests whose
 Host is a loopback name: a web page on another site cannot rebind its DNS name to 127.0.0.1 and
-read the traces. POST requests that carry an Origin header must come from the viewer's own origin.
-No CORS header is ever sent, so other origins cannot read responses.
+read the traces. On every route, GET included, a request a browser sends from another site is
+refused by the Fetch Metadata policy (``Sec-Fetch-Site`` cross-site or same-site, or an ``Origin``
+that is another origin or ``null``). No CORS header is ever sent, so other origins cannot read
+responses.
 """
 
 from __future__ import annotations
@@ -63,6 +65,26 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+def cross_site_reason(headers: dict[str, str]) -> str | None:
+    """Why a request came from another site, by the Fetch Metadata policy, or None.
+
+    Every route, GET included: a page on another site may not read the traces or run SQL
+    through the user's browser. ``Sec-Fetch-Site: none`` (a typed URL, a bookmark) and
+    ``same-origin`` pass; a request with neither header is a script or an exporter, not a page.
+    """
+    site = headers.get("sec-fetch-site", "").strip().lower()
+    if site in ("cross-site", "same-site"):
+        return f"Sec-Fetch-Site: {site}"
+    origin = headers.get("origin")
+    if origin is None:
+        return None
+    if origin.strip().lower() == "null":
+        return "Origin: null"
+    if urlsplit(origin.strip()).netloc.lower() != headers.get("host", "").strip().lower():
+        return f"Origin: {origin.strip()} is not this viewer"
+    return None
+
+
 def _host_without_port(host_header: str) -> str:
     if host_header.startswith("["):
         return host_header.split("]", 1)[0] + "]"
@@ -108,13 +130,9 @@ class Guard:
                 403,
                 "this viewer answers only on localhost; start it with --token to serve others",
             )
-        origin = headers.get("origin")
-        cross_site = (
-            bool(origin)
-            and urlsplit(origin or "").netloc.lower() != headers.get("host", "").lower()
-        )
-        if scope["method"] not in ("GET", "HEAD", "OPTIONS") and cross_site:
-            return 403, "cross-origin requests are refused"
+        reason = cross_site_reason(headers)
+        if reason is not None:
+            return 403, f"cross-site requests are refused ({reason})"
         if self.token and not self._authorized(scope, headers):
             return (
                 401,
