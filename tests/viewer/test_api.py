@@ -287,6 +287,41 @@ async def test_sql_reads_and_refuses_writes(client: httpx.AsyncClient) -> None:
     assert (await client.post("/api/sql", json={"sql": "SELEC 1"})).status_code == 400
 
 
+PAST_THE_LIMIT = (
+    "SELECT i, CASE WHEN i < 10000000 THEN i::VARCHAR ELSE error('row computed past the limit') END"
+    " AS s FROM range(20000000) t(i)"
+)
+
+
+async def test_sql_takes_one_statement(client: httpx.AsyncClient) -> None:
+    for text in (
+        "SELECT 1; SELECT i, i::VARCHAR FROM range(20000000) t(i)",
+        "SELECT 1; SELECT error('the second statement ran')",
+        "SELECT count(*) FROM spans; DELETE FROM spans",
+    ):
+        for response in (
+            await client.post("/api/sql", json={"sql": text, "limit": 1}),
+            await client.get("/api/sql.csv", params={"sql": text}),
+        ):
+            assert response.status_code == 400, text
+            assert response.json()["kind"] == "query"
+            assert "one statement at a time" in response.json()["error"]
+            assert "the second statement ran" not in response.json()["error"]
+    count = (await client.post("/api/sql", json={"sql": "SELECT count(*) FROM spans;"})).json()
+    assert count["rows"] == [[7]]  # a trailing ';' is still one statement; nothing was deleted
+
+
+async def test_the_row_limit_applies_while_fetching(client: httpx.AsyncClient) -> None:
+    # rows past ~10M raise when computed: the answer proves they never were
+    body = (await client.post("/api/sql", json={"sql": PAST_THE_LIMIT, "limit": 3})).json()
+    assert body["rows"] == [[0, "0"], [1, "1"], [2, "2"]] and body["truncated"] is True
+    ordered = PAST_THE_LIMIT.replace("range(20000000) t(i)", "range(20000000) t(i) LIMIT 5")
+    body = (await client.post("/api/sql", json={"sql": "SHOW TABLES", "limit": 1})).json()
+    assert len(body["rows"]) == 1 and body["truncated"] is True  # not a SELECT, still limited
+    body = (await client.post("/api/sql", json={"sql": ordered, "limit": 10})).json()
+    assert len(body["rows"]) == 5 and body["truncated"] is False
+
+
 async def test_sql_csv_download(client: httpx.AsyncClient) -> None:
     response = await client.get(
         "/api/sql.csv",

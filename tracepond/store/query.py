@@ -114,15 +114,19 @@ def sql(
     *,
     store: StorePath = None,
     timeout_s: float = DEFAULT_SQL_TIMEOUT_S,
+    max_rows: int | None = None,
 ) -> SqlResult:
     """Run read-only SQL over the store's tables (traces, spans, span_events, runs, ...).
 
     Statements that write, ATTACH, COPY ... TO, INSTALL/LOAD, read files, or change settings are
     refused with QueryError and the store stays as it was. A query running longer than
-    ``timeout_s`` is interrupted (QueryError).
+    ``timeout_s`` is interrupted (QueryError). With ``max_rows``, the text must be one statement
+    and at most that many rows are fetched: the rest are never computed or materialized.
     """
     if not isinstance(query, str) or not query.strip():
         raise QueryError("sql() needs a SQL statement as a non-empty string")
+    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0):
+        raise QueryError(f"max_rows must be a non-negative integer, not {max_rows!r}")
     with read_connection(store) as conn:
         running = threading.Lock()  # held while this query runs: a late timer interrupts nothing
         running.acquire()
@@ -135,7 +139,9 @@ def sql(
         timer.daemon = True
         timer.start()
         try:
-            return _materialize(conn, query, params)
+            if max_rows is not None:
+                _check_one_statement(conn, query)
+            return _materialize(conn, query, params, max_rows)
         except duckdb.InterruptException:
             raise QueryError(f"the query ran longer than {timeout_s:g} s and was stopped") from None
         except duckdb.Error as error:
@@ -145,10 +151,24 @@ def sql(
             timer.cancel()
 
 
-def _materialize(conn: duckdb.DuckDBPyConnection, query: str, params: Any) -> SqlResult:
+def _check_one_statement(conn: duckdb.DuckDBPyConnection, query: str) -> None:
+    """DuckDB's own parser counts the statements: a second one would escape the row limit."""
+    count = len(conn.extract_statements(query))
+    if count != 1:
+        raise QueryError(
+            f"one statement at a time, please: the text holds {count} "
+            "(statements are separated by ';')"
+        )
+
+
+def _materialize(
+    conn: duckdb.DuckDBPyConnection, query: str, params: Any, max_rows: int | None = None
+) -> SqlResult:
     relation = conn.sql(query, params=params)
     if relation is None:
         return SqlResult([], rows=[])
+    if max_rows is not None:  # the limit goes into the plan: DuckDB stops producing rows there
+        relation = relation.limit(max_rows)
     columns = list(relation.columns)
     if pa is not None:
         return SqlResult(columns, table=relation.to_arrow_table())

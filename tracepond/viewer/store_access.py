@@ -10,17 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tracepond.errors import QueryError
 from tracepond.store.filter import compile_filter as _compile_filter
 from tracepond.store.query import sql
 
 
 def _sql(
-    store: str, statement: str, params: Sequence[Any] | None, timeout_s: float | None = None
+    store: str,
+    statement: str,
+    params: Sequence[Any] | None,
+    timeout_s: float | None = None,
+    max_rows: int | None = None,
 ) -> Any:
     if timeout_s is None:
-        return sql(statement, params=list(params or []), store=store)
-    return sql(statement, params=list(params or []), store=store, timeout_s=timeout_s)
+        return sql(statement, params=list(params or []), store=store, max_rows=max_rows)
+    return sql(
+        statement, params=list(params or []), store=store, timeout_s=timeout_s, max_rows=max_rows
+    )
 
 
 def fetch_columns(
@@ -55,18 +60,11 @@ def fetch_dicts(store: str, statement: str, params: Sequence[Any]) -> list[dict[
 def user_sql(
     store: str, statement: str, limit: int, timeout_s: float
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
-    """A statement typed by the user (read-only and time-limited by the query API), at most
-    ``limit`` rows. A query is wrapped in ``SELECT * FROM (...) LIMIT`` so the store does not
-    materialize rows nobody will see; statements that cannot be wrapped (SHOW, DESCRIBE,
-    PRAGMA, ...) run as they are."""
-    body = statement.strip().rstrip(";").strip()
-    try:
-        result = _sql(store, f"SELECT * FROM ({body}\n) AS q LIMIT {int(limit)}", None, timeout_s)
-    except QueryError as exc:
-        if "syntax error" not in str(exc).lower() and "parser error" not in str(exc).lower():
-            raise
-        result = _sql(store, statement, None, timeout_s)
-    return list(result.columns), result.fetchall()[:limit]
+    """A statement typed by the user: one statement only, read-only and time-limited by the
+    query API, and at most ``limit`` rows fetched (the limit goes into the query plan, so rows
+    past it are never produced)."""
+    result = _sql(store, statement, None, timeout_s, max_rows=int(limit))
+    return list(result.columns), result.fetchall()
 
 
 def compile_filter(text: str) -> tuple[str, list[Any]]:
