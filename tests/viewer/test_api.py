@@ -170,6 +170,32 @@ async def test_since_cursor_returns_only_new_traces_and_listed_ids(
     ] == []
 
 
+def write_trace(store: str, name: str, start_ns: int | None = None) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    span = provider.get_tracer("t").start_span(name, start_time=start_ns)
+    span.end(end_time=None if start_ns is None else start_ns + 1000)
+    write_spans(store, exporter.get_finished_spans())
+
+
+async def test_a_span_from_the_future_never_becomes_the_cursor(
+    client: httpx.AsyncClient, sample_store: SampleStore
+) -> None:
+    year_2255 = 9_000_000_000 * 1_000_000_000
+    write_trace(sample_store.path, "dated 2255", year_2255)
+    first = (await client.get("/api/traces")).json()
+    assert first["traces"][0]["name"] == "dated 2255"  # listed, newest first, as it claims
+    assert first["cursor"] <= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 1))
+    write_trace(sample_store.path, "arrived after it")
+    fresh = (await client.get("/api/traces", params={"since": first["cursor"]})).json()
+    names = [t["name"] for t in fresh["traces"]]
+    assert "arrived after it" in names  # new traces still show up
+    assert fresh["cursor"] <= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 1))
+    count = (await client.get("/api/traces", params={"count": "true"})).json()["total"]
+    assert count == 6  # the four sample traces and both new ones: nothing lost
+
+
 async def test_trace_detail_outline(client: httpx.AsyncClient, sample_store: SampleStore) -> None:
     body = (await client.get(f"/api/traces/{sample_store.ids['chat']}")).json()
     info, columns = body["info"], body["spans"]

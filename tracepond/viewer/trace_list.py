@@ -231,11 +231,16 @@ def trace_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cursor(query: TraceListQuery, traces: list[dict[str, Any]], newest: dt.datetime | None) -> str:
-    """The start time after which a poll looks for new traces."""
+    """The start time after which a poll looks for new traces, never later than the server's
+    clock: a span dated in the future (a skewed clock, a hostile exporter) must not hide every
+    trace that arrives after it. Such a trace comes back in each poll; the page merges by id."""
     latest = newest
     if latest is None:
         latest = max((t["start_time"] for t in traces if t["start_time"] is not None), default=None)
     if query.since is not None:
         since = parse_cursor(query.since)
         latest = max(latest, since) if latest is not None else since
-    return latest.isoformat() if latest is not None else dt.datetime(1970, 1, 1).isoformat()
+    if latest is None:
+        return dt.datetime(1970, 1, 1).isoformat()
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)  # the store's times: naive UTC
+    return min(latest, now).isoformat()
