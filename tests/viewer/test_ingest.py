@@ -3,6 +3,7 @@ partial success, bad bodies, and the `tracepond ui` command as a subprocess with
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import socket
@@ -193,6 +194,93 @@ def test_bad_bodies_are_refused_and_nothing_is_stored(
         assert response.json()["message"]
     with pytest.raises(Exception, match="no tracepond store"):
         sql("SELECT count(*) FROM spans", store=store)  # never created: nothing was written
+
+
+def nested_attribute_body(depth: int) -> bytes:
+    """OTLP/JSON with one attribute whose value is a kvlist inside a kvlist, ``depth`` times."""
+    value = '{"stringValue": "bottom"}'
+    for _ in range(depth):
+        value = '{"kvlistValue": {"values": [{"key": "k", "value": ' + value + "}]}}"
+    span = (
+        f'{{"traceId": "{TRACE}", "spanId": "{ROOT}", "name": "deep", "startTimeUnixNano": "1", '
+        f'"endTimeUnixNano": "2", "attributes": [{{"key": "deep", "value": {value}}}]}}'
+    )
+    return ('{"resourceSpans": [{"scopeSpans": [{"spans": [' + span + "]}]}]}").encode()
+
+
+@pytest.mark.parametrize("depth", [200, 5_000])
+def test_deeply_nested_json_is_a_400_and_stores_nothing(
+    viewer: tuple[str, str], depth: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    url, store = viewer
+    for body, encoding in (
+        (nested_attribute_body(depth), None),
+        (gzip.compress(nested_attribute_body(depth)), "gzip"),
+    ):
+        headers = {"content-type": "application/json"}
+        if encoding:
+            headers["content-encoding"] = encoding
+        response = httpx.post(url + "/v1/traces", content=body, headers=headers)
+        assert response.status_code == 400
+        assert (
+            "nested deeper than" in response.json()["message"]
+            or "depth" in response.json()["message"]
+        )
+    assert "Traceback" not in caplog.text
+    assert not Path(store).exists()  # nothing was written
+    shallow = httpx.post(
+        url + "/v1/traces",
+        content=nested_attribute_body(3),
+        headers={"content-type": "application/json"},
+    )
+    assert shallow.status_code == 200  # honest nesting still goes in
+    assert sql("SELECT count(*) FROM spans", store=store).fetchall() == [(1,)]
+
+
+def test_a_chunked_body_past_the_cap_is_refused_while_it_is_read(viewer: tuple[str, str]) -> None:
+    """No Content-Length: the viewer counts while reading and answers 413 before the body ends."""
+    from tracepond.otlp.decode import MAX_BODY_BYTES
+
+    url, store = viewer
+    host, port = url.removeprefix("http://").split(":")
+    chunk = b"x" * (1 << 20)
+    frame = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+    limit = 300 * len(chunk)  # what the client would send: 300 MB
+    sent = 0
+    answer = b""
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            b"POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        sock.settimeout(0)
+        while sent < limit and b"\r\n\r\n" not in answer:
+            with contextlib.suppress(BlockingIOError):
+                answer += sock.recv(65536)
+            sock.settimeout(5)
+            try:
+                sock.sendall(frame)
+                sent += len(chunk)
+            except OSError:  # the server answered and closed: the rest is never read
+                break
+            sock.settimeout(0)
+        sock.settimeout(5)
+        while b"\r\n\r\n" not in answer:
+            data = sock.recv(65536)
+            if not data:
+                break
+            answer += data
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert sent < limit and sent < MAX_BODY_BYTES + 64 * len(chunk)  # refused mid-body
+    assert not Path(store).exists()  # nothing was written
+    assert (
+        httpx.post(
+            url + "/v1/traces",
+            content=orjson.dumps(json_body()),
+            headers={"content-type": "application/json"},
+        ).status_code
+        == 200
+    )
 
 
 def test_tracepond_ui_subprocess_with_a_token(tmp_path: Path) -> None:

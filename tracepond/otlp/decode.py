@@ -26,6 +26,10 @@ from tracepond.errors import OtlpDecodeError
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 MAX_BODY_BYTES = 64 * 1024 * 1024  # after decompression; a bigger batch is refused, not truncated
+# JSON objects and arrays inside one another. OTLP itself needs about 12 (resourceSpans down to
+# an attribute's value); protobuf refuses messages past 100 levels. Checked before anything
+# recurses, so a hostile body is a 400, never a RecursionError.
+MAX_JSON_DEPTH = 100
 
 _STATUS_CODES = {0: "UNSET", 1: "OK", 2: "ERROR"}
 _SPAN_KINDS = {
@@ -119,12 +123,28 @@ def parse_request(data: bytes, content_type: str) -> ExportTraceServiceRequest:
             raise OtlpDecodeError(f"body is not valid JSON: {exc}") from None
         if not isinstance(document, dict):
             raise OtlpDecodeError("JSON body must be an object with resourceSpans")
+        _check_depth(document)
         try:
             json_format.ParseDict(_hex_ids_to_base64(document), request, ignore_unknown_fields=True)
         except json_format.ParseError as exc:
             raise OtlpDecodeError(f"JSON body is not an ExportTraceServiceRequest: {exc}") from None
         return request
     raise OtlpDecodeError(f"unsupported Content-Type {content_type!r}; send {PROTOBUF} or {JSON}")
+
+
+def _check_depth(document: Any) -> None:
+    """Refuse JSON nested deeper than MAX_JSON_DEPTH, walking it without recursion."""
+    level: list[Any] = [document]
+    depth = 0
+    while level:
+        depth += 1
+        if depth > MAX_JSON_DEPTH:
+            raise OtlpDecodeError(f"JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+        inner: list[Any] = []
+        for node in level:
+            values = node.values() if isinstance(node, dict) else node
+            inner.extend(v for v in values if isinstance(v, dict | list))
+        level = inner
 
 
 def _hex_ids_to_base64(node: Any) -> Any:

@@ -125,7 +125,9 @@ def sql(
     """
     if not isinstance(query, str) or not query.strip():
         raise QueryError("sql() needs a SQL statement as a non-empty string")
-    if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0):
+    if max_rows is not None and (
+        isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0
+    ):
         raise QueryError(f"max_rows must be a non-negative integer, not {max_rows!r}")
     with read_connection(store) as conn:
         running = threading.Lock()  # held while this query runs: a late timer interrupts nothing

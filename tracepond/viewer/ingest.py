@@ -111,13 +111,28 @@ def _answer(
     return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
-async def export_traces(request: Request) -> Response:
-    media_type = _media_type(request)
+async def _read_capped(request: Request) -> bytes | None:
+    """The body, or None once it passes MAX_BODY_BYTES: counted while reading, so a body sent
+    without a Content-Length (chunked) is refused before it is held whole."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def export_traces(request: Request) -> Response:
+    media_type = _media_type(request)
+    raw = await _read_capped(request)
+    if raw is None:
         message = f"request body larger than {MAX_BODY_BYTES} bytes"
         return _answer(encode_status(_INVALID_ARGUMENT, message, media_type), media_type, 413)
-    raw = await request.body()
     try:
         data = decompress(raw, request.headers.get("content-encoding"))
         decoded = decode_spans(parse_request(data, request.headers.get("content-type", "")))
