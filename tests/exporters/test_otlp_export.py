@@ -171,7 +171,7 @@ def test_content_is_exported_when_opted_in(
 ) -> None:
     processor = build_span_processor(settings_for(receiver, protocol, export_content=True))
     assert isinstance(processor, OtlpSpanProcessor)
-    assert not isinstance(processor.exporter, ContentFilteringExporter)
+    assert isinstance(processor.exporter, ContentFilteringExporter)  # credentials still go
     tracer, provider = tracer_with(processor)
     content_span(tracer)
     assert processor.force_flush(10_000) and receiver.wait_for_spans(1)
@@ -186,7 +186,7 @@ def test_content_variable_opts_in(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = build_settings(store=None, otlp_endpoint="http://127.0.0.1:9")
     processor = build_span_processor(settings)
     assert isinstance(processor, OtlpSpanProcessor)
-    assert not isinstance(processor.exporter, ContentFilteringExporter)
+    assert isinstance(processor.exporter, ContentFilteringExporter)  # credentials still go
     processor.shutdown()
 
 

@@ -300,6 +300,19 @@ def test_default_cap_comes_from_settings() -> None:
         "openai_api_key",
         "signing_key",
         "x-amz-security-token",
+        "token",
+        "auth",
+        "pass",
+        "sig",
+        "signature",
+        "db_pass",
+        "basic_auth",
+        "x-auth-token",
+        "http.request.header.authorization",
+        "http.request.header.cookie",
+        "http.response.header.set-cookie",
+        "http.request.header.x-api-key",
+        "rpc.request.metadata.api-key",
     ],
 )
 def test_secret_keys_are_redacted_anywhere(key: str) -> None:
@@ -320,8 +333,13 @@ def test_secret_keys_are_redacted_anywhere(key: str) -> None:
         "prompt_tokens",
         "completion_tokens",
         "max_completion_tokens",
-        "token",
+        "gen_ai.usage.input_tokens",
+        "gen_ai.request.max_tokens",
+        "llm.token_count.prompt",
         "tokens",
+        "author",
+        "passage",
+        "signal",
         "cache_key",
         "sort_key",
         "key",
@@ -355,6 +373,27 @@ def test_key_shaped_values_are_redacted(text: str) -> None:
 def test_ordinary_text_is_kept() -> None:
     text = "ask the risk-assessment desk; skimming is fine; AKIA is a prefix"
     assert redact_text(text) == text
+    prose = 'max_tokens=256, input_tokens: 12, the author: Jane, {"auth": false, "token": 42}'
+    assert redact_text(prose) == prose  # counts, words and literals are not credentials
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("postgres://app:PASS@db:5432/app", f"postgres://app:{REDACTED}@db:5432/app"),
+        ("redis://:s3cr3t@cache:6379/0", f"redis://:{REDACTED}@cache:6379/0"),
+        ("see https://user:pw@example.com/x", f"see https://user:{REDACTED}@example.com/x"),
+        ("aws_secret_access_key=wJalrXUtnFEMI/K7MDENG", f"aws_secret_access_key={REDACTED}"),
+        ("export DB_PASSWORD='hunter2'", f"export DB_PASSWORD='{REDACTED}'"),
+        ("token: abcdef123", f"token: {REDACTED}"),
+        ("Authorization: Basic dXNlcjpwYXNz", f"Authorization: {REDACTED}"),
+        ('{"client_secret": "xyz"}', f'{{"client_secret": "{REDACTED}"}}'),
+    ],
+)
+def test_secrets_in_free_text_are_redacted(text: str, expected: str) -> None:
+    assert redact_text(text) == expected
+    assert roundtrip({"log": text}) == {"log": expected}
+    assert "http://host:8080/p@x" == redact_text("http://host:8080/p@x")  # a port is no password
 
 
 def test_redact_mapping_is_shallow_and_case_insensitive() -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from tracepond.conventions.secrets import might_hold_secret
 from tracepond.tracing import serialize
 
 
@@ -35,9 +36,6 @@ _FAST_OPTIONS = (
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
 _HEADROOM = 64  # as tracepond.tracing.serialize keeps below the cap
-# Beginnings of the credential shapes serialize.redact_text knows (a superset is fine: a hit only
-# sends the value down the full walk; a test keeps it in step with the serializer's own hints).
-_CREDENTIAL_HINT = re.compile(r"sk-|gsk_|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|hf_|Bearer")
 
 
 def encode_json(value: Any, max_bytes: int) -> tuple[str, bool]:
@@ -72,7 +70,7 @@ def _fast_text(value: Any, max_bytes: int) -> str | None:
         _safe_keys.update(unchecked)
     # Credential-shaped text goes to the walk, which redacts each string as the caller's value
     # (JSON escapes such as "\n" would hide a match from a pattern run over the JSON text).
-    if _CREDENTIAL_HINT.search(text):
+    if might_hold_secret(text):
         return None
     return text
 

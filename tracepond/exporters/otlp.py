@@ -43,7 +43,6 @@ from tracepond.config import OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT
 from tracepond.errors import StoreError
 from tracepond.exporters.otlp_content import (
     ContentFilteringExporter,
-    needs_rewriting,
 )
 from tracepond.exporters.otlp_queue import (
     AT_SHUTDOWN,
@@ -147,11 +146,12 @@ def build_span_exporter(
 def build_exporter(
     settings: Settings, verdicts: VerdictRecorder | None = None
 ) -> SpanExporter | None:
-    """The OTLP span exporter, wrapped so content leaves only where ``content_mode`` says, in the
-    names of ``genai_semconv``."""
+    """The OTLP span exporter, wrapped so that no credential leaves, and content only where
+    ``content_mode`` says, in the names of ``genai_semconv``."""
     exporter = build_span_exporter(settings, verdicts)
-    if exporter is None or not needs_rewriting(settings.content_mode, settings.genai_semconv):
-        return exporter
+    if exporter is None:
+        return None
+    # Always wrapped, whatever the content mode: no credential leaves (otlp_content.redact_span).
     return ContentFilteringExporter(exporter, settings.content_mode, settings.genai_semconv)
 
 

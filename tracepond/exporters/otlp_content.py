@@ -25,6 +25,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import Status
 
 from tracepond.config import (
     EVENT_ONLY,
@@ -34,6 +35,7 @@ from tracepond.config import (
     SPAN_ONLY,
 )
 from tracepond.conventions.attributes import CONTENT_ATTRIBUTES, GEN_AI_CONTENT_ATTRIBUTES
+from tracepond.conventions.secrets import redact_text, redacted_attributes
 from tracepond.conventions.versions import (
     INFERENCE_DETAILS_CONTEXT,
     INFERENCE_DETAILS_EVENT,
@@ -69,7 +71,9 @@ class ContentFilteringExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         stripped_names: set[str] = set()
-        copies = [self.rewrite(span, stripped_names) for span in spans]
+        # Whatever the content mode, no credential leaves: every attribute, event attribute and
+        # status message of the copy is scrubbed (tracepond.conventions.secrets).
+        copies = [redact_span(self.rewrite(span, stripped_names)) for span in spans]
         if stripped_names and self.content_mode == NO_CONTENT:
             self._notice_once(stripped_names)
         return self.inner.export(copies)
@@ -114,6 +118,25 @@ class ContentFilteringExporter(SpanExporter):
         )
 
 
+def redact_span(span: ReadableSpan) -> ReadableSpan:
+    """``span``, or a copy with its credentials scrubbed, whoever recorded them."""
+    attributes: Mapping[str, Any] = span.attributes or {}
+    clean = redacted_attributes(attributes)
+    events = [
+        Event(event.name, redacted_attributes(event.attributes or {}), event.timestamp)
+        for event in span.events
+    ]
+    changed = any(
+        new.attributes is not old.attributes for new, old in zip(events, span.events, strict=True)
+    )
+    status = span.status
+    if status.description and redact_text(status.description) != status.description:
+        status = Status(status.status_code, redact_text(status.description))
+    if clean is attributes and not changed and status is span.status:
+        return span
+    return _copy(span, dict(clean), events, status)
+
+
 def _details_event(attributes: Mapping[str, Any], timestamp: int) -> Event:
     """The convention's inference-details event: the GenAI content and what it belongs to."""
     carried = {
@@ -149,7 +172,9 @@ def _without(
     return kept
 
 
-def _copy(span: ReadableSpan, attributes: dict[str, Any], events: list[Any]) -> ReadableSpan:
+def _copy(
+    span: ReadableSpan, attributes: dict[str, Any], events: list[Any], status: Status | None = None
+) -> ReadableSpan:
     return ReadableSpan(
         name=span.name,
         context=span.context,
@@ -159,7 +184,7 @@ def _copy(span: ReadableSpan, attributes: dict[str, Any], events: list[Any]) -> 
         events=events,
         links=span.links,
         kind=span.kind,
-        status=span.status,
+        status=span.status if status is None else status,
         start_time=span.start_time,
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,

@@ -26,6 +26,7 @@ from tracepond.conventions.mapping import (
     indexed_messages,
     span_type,
 )
+from tracepond.conventions.secrets import redact_text, redacted_attributes
 
 # (column, DuckDB type); the writer inserts BY NAME, so the order here is free.
 SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -228,7 +229,9 @@ def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
     else:  # a ReadableSpan look-alike
         raw, parent, start, end = span.attributes, span.parent, span.start_time, span.end_time
         name, kind, status, has_events = span.name, span.kind, span.status, bool(span.events)
-    attributes = dict(raw or ())  # our copy: the content attributes are popped
+    # Our copy (the content attributes are popped), with every credential scrubbed: the store
+    # keeps no secret, whichever instrumentation recorded it.
+    attributes = dict(redacted_attributes(raw or {}))
     get = attributes.get
     pop = attributes.pop
     # tracepond's own content attributes become columns and are not repeated in `attributes`;
@@ -267,7 +270,7 @@ def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
         end_us,
         (end_us - start_us) / 1000.0,
         _STATUS_NAMES.get(status.status_code, "UNSET"),
-        status.description,
+        None if status.description is None else redact_text(status.description),
         None if provider is None else str(provider),
         None if model is None else str(model),
         _int_or_none(column_value(attributes, "input_tokens")),
@@ -304,7 +307,7 @@ def _events(span: ReadableSpan, trace_id: str, span_id: str) -> list[tuple[Any, 
             span_id,
             event.name,
             event.timestamp // 1000,
-            _dumps(dict(event.attributes or ()), default=str).decode(),
+            _dumps(dict(redacted_attributes(event.attributes or {})), default=str).decode(),
         )
         for event in span.events
     ]

@@ -21,9 +21,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
-import functools
 import pathlib
-import re
 import types
 import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
@@ -31,7 +29,8 @@ from typing import Any
 
 import orjson
 
-REDACTED = "[REDACTED]"
+from tracepond.conventions.secrets import REDACTED, is_secret_key, might_hold_secret, redact_text
+
 MAX_DEPTH = 48
 BYTES_PREVIEW = 32  # bytes shown (base64) of a bytes value
 
@@ -58,90 +57,7 @@ Encoded = tuple[str, bool]
 """``(json_text, truncated)``; a plain tuple because a NamedTuple costs a Python call per value."""
 
 
-# --- redaction rules ---------------------------------------------------------------------------
-
-_SECRET_KEYS = frozenset(
-    {
-        "api_key",
-        "apikey",
-        "api_token",
-        "x_api_key",
-        "api_key_id",
-        "x_goog_api_key",
-        "ocp_apim_subscription_key",
-        "subscription_key",
-        "authorization",
-        "proxy_authorization",
-        "www_authenticate",
-        "bearer",
-        "password",
-        "passwd",
-        "pwd",
-        "passphrase",
-        "secret",
-        "client_secret",
-        "secret_key",
-        "access_token",
-        "auth_token",
-        "refresh_token",
-        "id_token",
-        "session_token",
-        "bearer_token",
-        "oauth_token",
-        "csrf_token",
-        "xsrf_token",
-        "security_token",
-        "x_amz_security_token",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "private_key",
-        "signing_key",
-        "encryption_key",
-        "master_key",
-        "cookie",
-        "set_cookie",
-        "credentials",
-        "credential",
-    }
-)
-_SECRET_WORDS = ("password", "passwd", "secret", "api_key", "apikey", "private_key")
-_SECRET_KEY_PREFIXES = ("private", "signing", "encryption", "access", "secret", "master")
-
-# Values shaped like provider credentials, wherever they appear in text.
-_SECRET_VALUE = re.compile(
-    r"\b(?:"
-    r"sk-[A-Za-z0-9_\-]{16,}"  # OpenAI, Anthropic (sk-ant-...), many OpenAI-compatible APIs
-    r"|gsk_[A-Za-z0-9]{16,}"  # Groq
-    r"|(?:AKIA|ASIA)[0-9A-Z]{16}"  # AWS access key ids
-    r"|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}"  # GitHub
-    r"|xox[abposr]-[A-Za-z0-9\-]{10,}"  # Slack
-    r"|AIza[0-9A-Za-z_\-]{35}"  # Google
-    r"|hf_[A-Za-z0-9]{30,}"  # Hugging Face
-    r")"
-    r"|\bBearer\s+[A-Za-z0-9._~+/\-]{16,}=*"
-)
-# A cheap first look (one C-level scan) before the full pattern runs.
-_SECRET_HINT = re.compile(r"sk-|gsk_|AKIA|ASIA|gh[pousr]_|github_pat_|xox|AIza|hf_|Bearer")
-
-
-@functools.lru_cache(maxsize=4096)
-def is_secret_key(key: str) -> bool:
-    """True for keys that name credentials (``api_key``, ``Authorization``, ``*secret*``...),
-    never for token counts (``max_tokens``, ``input_tokens``) or tokenizer fields (``token``)."""
-    normal = key.strip().lower().replace("-", "_")
-    if normal in _SECRET_KEYS or any(word in normal for word in _SECRET_WORDS):
-        return True
-    if normal.endswith("_key"):
-        return normal[:-4].rsplit("_", 1)[-1] in _SECRET_KEY_PREFIXES or "api" in normal
-    return False
-
-
-def redact_text(text: str) -> str:
-    """``text`` with credential-shaped substrings (sk-..., gsk_..., AKIA...) replaced."""
-    if _SECRET_HINT.search(text) is None:
-        return text
-    return _SECRET_VALUE.sub(REDACTED, text)
+# Redaction rules: tracepond.conventions.secrets, shared with the store and the exporters.
 
 
 def redact_mapping(mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -412,7 +328,7 @@ def _is_flat_and_clean(value: Any, budget: int) -> bool:
             return False
         kind = type(item)
         if kind is str:
-            if len(item) >= 16 and _SECRET_HINT.search(item) is not None:
+            if len(item) >= 16 and might_hold_secret(item):
                 return False
             budget -= len(item) + len(key) + 6
         elif kind is int:
