@@ -223,3 +223,13 @@ def test_metrics_follow_configure(
         "gen_ai.client.operation.duration",
         "gen_ai.client.token.usage",
     }
+
+
+def test_an_answered_model_the_table_does_not_know_is_priced_as_the_requested_one(
+    traced: InMemorySpanExporter, client: openai.OpenAI, server: FakeOpenAIServer
+) -> None:
+    server.reply_next("a b c d", model="gpt-4o-mini-custom-deployment-7")
+    client.chat.completions.create(model="gpt-4o-mini", messages=ASK)
+    attributes = dict(traced.get_finished_spans()[-1].attributes or {})
+    assert attributes["gen_ai.response.model"] == "gpt-4o-mini-custom-deployment-7"
+    assert attributes["tracepond.cost.usd"] == pytest.approx((3 * 0.15 + 4 * 0.60) / 1_000_000)

@@ -77,6 +77,7 @@ def test_new_store_has_every_migration(store_path: Path) -> None:
             "run_id",
             "model_id",
             "session_id",
+            "response_model",
         } <= _columns(conn, "spans")
         assert {"trace_id", "span_id", "name", "time", "attributes"} <= _columns(
             conn, "span_events"
@@ -104,6 +105,43 @@ def test_an_older_store_is_migrated_forward_keeping_its_rows(store_path: Path) -
         assert "cost_usd" in _columns(reader, "traces")
         assert reader.execute("SELECT name, cost_usd FROM traces").fetchall() == [("old", None)]
         assert reader.execute("SELECT count(*) FROM experiments").fetchall() == [(0,)]
+
+
+def test_a_store_before_response_model_gets_the_requested_model_back(store_path: Path) -> None:
+    conn = duckdb.connect(str(store_path))
+    migrations.migrate(conn, str(store_path), target=6)  # before spans.response_model
+    rows = [
+        # (span_id, model as 0.1 stored it: the answered one, attributes)
+        (
+            "1",
+            "gpt-4o-mini-2024-07-18",
+            '{"gen_ai.request.model": "gpt-4o-mini", '
+            '"gen_ai.response.model": "gpt-4o-mini-2024-07-18"}',
+        ),
+        ("2", "llama-3.1-8b-instant", '{"gen_ai.request.model": "llama-3.1-8b-instant"}'),
+        ("3", "from-openinference", '{"llm.model_name": "from-openinference"}'),
+        ("4", None, '{"http.route": "/ask"}'),
+    ]
+    for span_id, model, attributes in rows:
+        conn.execute(
+            "INSERT INTO spans (trace_id, span_id, name, model, attributes) VALUES (?, ?, 'x', ?, ?)",
+            ["a" * 32, span_id * 16, model, attributes],
+        )
+    conn.close()
+
+    with open_store(store_path) as migrated:
+        assert migrated.execute("SELECT max(version) FROM schema_version").fetchall() == [
+            (migrations.CURRENT_VERSION,)
+        ]
+        assert migrated.execute(
+            "SELECT model, response_model FROM spans ORDER BY span_id"
+        ).fetchall() == [
+            ("gpt-4o-mini", "gpt-4o-mini-2024-07-18"),
+            ("llama-3.1-8b-instant", None),
+            ("from-openinference", None),  # no request model recorded: kept as it was
+            (None, None),
+        ]
+        assert migrated.execute("SELECT count(*) FROM spans").fetchall() == [(4,)]  # none lost
 
 
 def test_a_store_from_a_newer_tracepond_is_refused_untouched(store_path: Path) -> None:

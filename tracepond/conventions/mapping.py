@@ -39,14 +39,17 @@ from tracepond.conventions import attributes as attr
 from tracepond.conventions.span_types import OPERATION_SPAN_TYPES, SpanType
 
 COLUMN_SOURCES: Mapping[str, tuple[str, ...]] = {
+    # spans.model is what the caller asked for (what `span.model = 'gpt-4o-mini'` finds);
+    # spans.response_model what the provider answered (gpt-4o-mini-2024-07-18)
     "model": (
-        attr.GEN_AI_RESPONSE_MODEL,
         attr.GEN_AI_REQUEST_MODEL,
+        "llm.request.model",
         "llm.model_name",
         "embedding.model_name",
+        attr.GEN_AI_RESPONSE_MODEL,
         "llm.response.model",
-        "llm.request.model",
     ),
+    "response_model": (attr.GEN_AI_RESPONSE_MODEL, "llm.response.model"),
     "provider": (attr.GEN_AI_PROVIDER_NAME, attr.GEN_AI_SYSTEM, "llm.provider", "llm.system"),
     "input_tokens": (
         attr.GEN_AI_USAGE_INPUT_TOKENS,

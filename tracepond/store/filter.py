@@ -73,6 +73,7 @@ SPAN_FIELDS: dict[str, str] = {
     "status_message": "text",
     "provider": "text",
     "model": "text",
+    "response_model": "text",
     "input_tokens": "number",
     "output_tokens": "number",
     "cost_usd": "number",

@@ -129,6 +129,19 @@ MIGRATIONS: list[Migration] = [
     ),
     Migration(schema_prompts.VERSION, schema_prompts.DESCRIPTION, schema_prompts.STATEMENTS),
     Migration(6, schema_quality.DESCRIPTION, schema_quality.STATEMENTS),
+    Migration(
+        7,
+        "spans.model is the requested model; spans.response_model the one the provider answered",
+        (
+            "ALTER TABLE spans ADD COLUMN response_model VARCHAR",
+            # Until now `model` held the answered model when there was one: move it over, and
+            # put back the requested one from the span's own attributes.
+            """UPDATE spans SET
+                response_model = json_extract_string(attributes, '$."gen_ai.response.model"'),
+                model = coalesce(json_extract_string(attributes, '$."gen_ai.request.model"'), model)
+            WHERE model IS NOT NULL""",
+        ),
+    ),
 ]
 
 CURRENT_VERSION = MIGRATIONS[-1].version

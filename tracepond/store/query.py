@@ -433,6 +433,7 @@ def _span(row: dict[str, Any], events: list[SpanEvent]) -> Span:
         kind=row.get("kind"),
         provider=row.get("provider"),
         model=row.get("model"),
+        response_model=row.get("response_model"),
         input_tokens=row.get("input_tokens"),
         output_tokens=row.get("output_tokens"),
         cost_usd=row.get("cost_usd"),

@@ -55,6 +55,7 @@ SPAN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("user_id", "VARCHAR"),
     ("service_name", "VARCHAR"),
     ("cost_usd", "DOUBLE"),
+    ("response_model", "VARCHAR"),  # what the provider answered; `model` is what was asked for
 )
 # A record's row: the spans columns, then whether the span is its trace's root (not stored).
 ROW_COLUMNS: tuple[tuple[str, str], ...] = (*SPAN_COLUMNS, ("tp_is_root", "BOOLEAN"))
@@ -244,6 +245,7 @@ def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
     end_us = (end or start or 0) // 1000
     # Every convention's name for a column, through the one table (tracepond.conventions.mapping).
     model = column_value(attributes, "model")
+    response_model = column_value(attributes, "response_model")
     provider = column_value(attributes, "provider")
     kind_of_span = span_type(attributes)
     if inputs is None:
@@ -281,6 +283,7 @@ def span_record(span: ReadableSpan, is_root: bool) -> SpanRecord:
         *(None if value is None else str(value) for value in ids),
         _service_of(span),
         None if cost is None else _float_or_none(cost),
+        None if response_model is None else str(response_model),
         is_root,
     )
     events = _events(span, trace_id, span_id) if has_events else []

@@ -47,6 +47,7 @@ class Span:
     outputs: Any = None
     attributes: dict[str, Any] = field(default_factory=dict)
     events: list[SpanEvent] = field(default_factory=list)
+    response_model: str | None = None  # what the provider answered; `model` is what was asked
 
 
 @dataclass(frozen=True)
