@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from tests.store.conftest import Pipeline, file_digest, make_pipeline
 from tracepond.conventions import attributes as attr
 from tracepond.errors import QueryError, StoreError
 from tracepond.store.query import SqlResult, dropped_span_counts
+from tracepond.store.writer import write_spans
 
 T0 = int(dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc).timestamp() * 1e9)
 SECOND = 1_000_000_000
@@ -363,15 +365,27 @@ def test_a_slow_query_is_stopped_at_the_time_limit(store: str) -> None:
     assert tracepond.sql("SELECT 1", store=store).fetchall() == [(1,)]
 
 
-def test_queries_on_a_missing_store_are_clear_errors(tmp_path: Path) -> None:
+def test_a_store_not_yet_written_reads_as_empty_and_is_not_created(tmp_path: Path) -> None:
     missing = tmp_path / "nothing.duckdb"
-    with pytest.raises(StoreError, match="no tracepond store"):
+    assert tracepond.sql("SELECT count(*) FROM spans", store=str(missing)).fetchall() == [(0,)]
+    assert tracepond.sql("SELECT * FROM traces", store=str(missing)).columns[0] == "trace_id"
+    assert tracepond.search_traces(store=str(missing)) == []
+    assert tracepond.search_traces(filter="span.model = 'x'", store=str(missing)) == []
+    assert tracepond.get_trace("0" * 32, store=str(missing)) is None
+    with pytest.raises(QueryError, match="read-only"):
+        tracepond.sql("DELETE FROM spans", store=str(missing))
+    assert os.listdir(tmp_path) == []  # nothing created: no store, no lock file
+    write_spans(str(missing), [])  # the first write creates it, and reads see it from then on
+    assert missing.exists()
+
+
+def test_a_store_in_a_missing_directory_is_still_a_clear_error(tmp_path: Path) -> None:
+    missing = tmp_path / "no" / "such" / "nothing.duckdb"
+    with pytest.raises(StoreError, match="does not exist"):
         tracepond.sql("SELECT 1", store=str(missing))
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="does not exist"):
         tracepond.search_traces(store=str(missing))
-    with pytest.raises(StoreError):
-        tracepond.get_trace("0" * 32, store=str(missing))
-    assert not missing.exists()
+    assert not (tmp_path / "no").exists()
 
 
 def test_dropped_counts_of_a_clean_store_are_empty(store: str) -> None:

@@ -192,8 +192,7 @@ def test_bad_bodies_are_refused_and_nothing_is_stored(
     assert response.status_code == status
     if headers["content-type"] == "application/json":
         assert response.json()["message"]
-    with pytest.raises(Exception, match="no tracepond store"):
-        sql("SELECT count(*) FROM spans", store=store)  # never created: nothing was written
+    assert not Path(store).exists()  # never created: nothing was written
 
 
 def nested_attribute_body(depth: int) -> bytes:

@@ -83,6 +83,9 @@ def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> Non
         for row in rows:
             click.echo(json.dumps(dict(zip(columns, row, strict=True)), default=str))
         return
+    if _table_width(columns, rows) > console().width:
+        _print_records(columns, rows)
+        return
     from rich.table import Table
 
     table = Table()
@@ -91,4 +94,29 @@ def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> Non
     for row in rows:
         table.add_row(*("" if value is None else str(value) for value in row))
     console().print(table)
+    click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _table_width(columns: list[str], rows: list[tuple[Any, ...]]) -> int:
+    """How wide the table would be: every cell on one line, three characters between cells."""
+    widths = [len(column) for column in columns]
+    for row in rows[:200]:
+        for index, value in enumerate(row):
+            longest = max((len(line) for line in _cell(value).splitlines()), default=0)
+            widths[index] = max(widths[index], longest)
+    return sum(widths) + 3 * len(columns) + 1
+
+
+def _print_records(columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """A table too wide for the terminal, one record per block (like psql's expanded mode)."""
+    name_width = max((len(column) for column in columns), default=0)
+    for number, row in enumerate(rows, start=1):
+        click.echo(f"-[ row {number} ]" + "-" * max(0, name_width - 6))
+        for column, value in zip(columns, row, strict=True):
+            text = _cell(value).replace("\n", "\n" + " " * (name_width + 3))
+            click.echo(f"{column.ljust(name_width)} | {text}")
     click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")

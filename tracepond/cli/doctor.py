@@ -30,6 +30,13 @@ _PROVIDER_PACKAGES = {
     "openai_agents": "agents",
     "langchain": "langchain_core",
 }
+# The extra that installs each provider's client library (pyproject.toml).
+_PROVIDER_EXTRAS = {
+    "openai": "openai",
+    "groq": "groq",
+    "bedrock": "bedrock",
+    "bedrock (async)": "aiobotocore",
+}
 
 
 def diagnose(store: str) -> dict[str, Any]:
@@ -94,5 +101,6 @@ def print_doctor(report: dict[str, Any]) -> None:
         click.echo(f"dropped spans:   {total:,}" + (f"  ({detail})" if detail else ""))
     click.echo("providers autolog can patch:")
     for name, found in report["providers"].items():
-        status = f"yes ({found})" if found else f'no (pip install "tracepond[{name.split()[0]}]")'
+        extra = _PROVIDER_EXTRAS.get(name, name)
+        status = f"yes ({found})" if found else f'no (pip install "tracepond[{extra}]")'
         click.echo(f"  {name:<16} {status}")

@@ -7,11 +7,19 @@ from typing import Any
 import click
 
 from tracepond.cli.common import clear_errors, console, print_rows, resolve_store, store_option
+from tracepond.display.numbers import format_cost, plural
 
 
 @click.command()
 @store_option
-@click.option("--limit", "-n", default=20, show_default=True, help="How many traces to list.")
+@click.option(
+    "--limit",
+    "-n",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many traces to list.",
+)
 @click.option(
     "--filter", "filter_", default=None, help="A search_traces filter, e.g. \"status = 'ERROR'\"."
 )
@@ -100,13 +108,23 @@ def _status_text(status: str | None, in_progress: bool = False) -> Any:
     return Text(label, style=_STATUS_STYLE.get(label, ""))
 
 
+def _with_failed_steps(text: Any, info: Any) -> Any:
+    """A trace that recovered from a failed step is visibly not clean: 'OK · 1 failed'."""
+    failed = getattr(info, "error_count", 0) or 0
+    if failed:
+        text.append(f" · {failed} failed", style="red")
+    return text
+
+
 def print_traces_table(found: list[Any], store: str) -> None:
     from rich.table import Table
 
     if not found:
         click.echo(f"no traces in {store}")
         return
-    table = Table(title=f"latest traces in {store}", title_justify="left")
+    table = Table(
+        title=f"latest {plural(len(found), 'trace')} in {store}", title_justify="left"
+    )
     table.add_column("time", no_wrap=True)
     table.add_column("trace id", no_wrap=True, min_width=32)
     table.add_column("name", overflow="ellipsis", max_width=32)
@@ -120,10 +138,12 @@ def print_traces_table(found: list[Any], store: str) -> None:
             started,
             info.trace_id,
             info.name or "",
-            _status_text(info.status, bool(getattr(info, "in_progress", False))),
+            _with_failed_steps(
+                _status_text(info.status, bool(getattr(info, "in_progress", False))), info
+            ),
             _fmt_ms(info.duration_ms),
             _fmt_tokens(info),
-            f"${info.cost_usd:.4f}" if getattr(info, "cost_usd", None) else "",
+            format_cost(info.cost_usd) if getattr(info, "cost_usd", None) else "",
             str(info.span_count or 0),
         )
     console().print(table)
@@ -153,7 +173,9 @@ def print_trace_tree(found: Any) -> None:
     from rich.tree import Tree
 
     info = found.info
-    header = _status_text(info.status, bool(getattr(info, "in_progress", False)))
+    header = _with_failed_steps(
+        _status_text(info.status, bool(getattr(info, "in_progress", False))), info
+    )
     header.append(f"  {info.name or ''}  {info.trace_id}  {_fmt_ms(info.duration_ms)}")
     tree = Tree(header)
     nodes: dict[str, Any] = {}

@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from tracepond.display.numbers import plural
 from tracepond.display.payload import trace_payload
 
 STATIC_DIR = Path(__file__).parent / "static"  # the trace view, shared with the viewer's pages
@@ -117,10 +118,15 @@ def _fallback_trace(payload: Mapping[str, Any]) -> str:
     return (
         f'<div class="tp-nb-mount"><h3>{html.escape(str(info.get("name") or "(unnamed trace)"))} '
         f"<small>{html.escape(str(info.get('status')))} · {html.escape(_ms(info.get('duration_ms')))} · "
-        f"{len(payload['spans'])} spans</small></h3>"
+        f"{plural(len(payload['spans']), 'span')}{_failed(info)}</small></h3>"
         '<table class="tp-list"><thead><tr><th>Span</th><th>Type</th><th>Status</th><th>Duration</th>'
         f"</tr></thead><tbody>{rows}</tbody></table></div>"
     )
+
+
+def _failed(info: dict[str, Any]) -> str:
+    failed = info.get("error_count") or 0
+    return f" · {plural(int(failed), 'failed step')}" if failed else ""
 
 
 def _fallback_list(payloads: list[dict[str, Any]]) -> str:
@@ -136,7 +142,7 @@ def _fallback_list(payloads: list[dict[str, Any]]) -> str:
         for index, p in enumerate(payloads)
     )
     return (
-        f'<div class="tp-list-head"><b>{len(payloads)} traces</b></div>'
+        f'<div class="tp-list-head"><b>{plural(len(payloads), "trace")}</b></div>'
         '<table class="tp-list"><thead><tr><th>Time</th><th>Name</th><th>Status</th><th>Duration</th>'
         f"<th>Spans</th><th>Trace id</th></tr></thead><tbody>{rows}</tbody></table>"
         '<div class="tp-list-detail"></div>'

@@ -24,6 +24,8 @@ import atexit
 import contextlib
 import os
 import random
+import shutil
+import tempfile
 import threading
 import time
 import weakref
@@ -452,8 +454,30 @@ def read_connection(
         yield from _lake_connection(path)
         return
     flush_pending_writes(path)
+    if not os.path.exists(path) and os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        path = _empty_store()  # not written yet: an empty answer, and nothing created there
     with open_store(path, read_only=True, timeout_s=timeout_s) as conn:
         yield conn
+
+
+_empty_store_lock = threading.Lock()
+_empty_store_path: str | None = None
+
+
+def _empty_store() -> str:
+    """A store with every table and no row, made once per process in a private temporary
+    directory, read in place of a store that does not exist yet (a reader that starts before
+    the first write, `tracepond ui` on a new path) so that it answers as an empty store does."""
+    global _empty_store_path
+    with _empty_store_lock:
+        if _empty_store_path is None or not os.path.exists(_empty_store_path):
+            directory = tempfile.mkdtemp(prefix="tracepond-empty-")
+            atexit.register(shutil.rmtree, directory, ignore_errors=True)
+            path = os.path.join(directory, "empty.duckdb")
+            with open_store(path):
+                pass
+            _empty_store_path = path
+        return _empty_store_path
 
 
 def _lake_connection(uri: str) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -180,14 +180,14 @@ def _materialize(
 def _query_error(error: duckdb.Error) -> QueryError:
     message = str(error)
     if "read-only mode" in message:
-        return QueryError(f"tracepond.sql() is read-only; the statement was refused ({message})")
+        return QueryError(f"SQL over the store is read-only; the statement was refused ({message})")
     if isinstance(error, duckdb.PermissionException) or "disabled by configuration" in message:
         return QueryError(
-            "tracepond.sql() cannot read or write files, attach databases or load extensions "
+            "SQL over the store cannot read or write files, attach databases or load extensions "
             f"({message})"
         )
     if "configuration has been locked" in message:
-        return QueryError(f"tracepond.sql() cannot change settings ({message})")
+        return QueryError(f"SQL over the store cannot change settings ({message})")
     return QueryError(message)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from tracepond.display import notebook
+from tracepond.display.numbers import format_cost, format_duration, plural
 from tracepond.store.assessments import Assessment
 
 
@@ -111,6 +112,29 @@ class Trace:
             f"Trace(trace_id={info.trace_id!r}, name={info.name!r}, status={info.status!r}, "
             f"duration_ms={info.duration_ms}, spans={len(self.spans)})"
         )
+
+    def __str__(self) -> str:
+        """A readable tree, for ``print(trace)`` outside Jupyter."""
+        info = self.info
+        failed = f" · {plural(info.error_count, 'failed step')}" if info.error_count else ""
+        lines = [
+            f"{info.name or '(unnamed trace)'}  {info.status}{failed}  "
+            f"{format_duration(info.duration_ms)}  {plural(len(self.spans), 'span')}  "
+            f"{info.trace_id}"
+        ]
+        for depth, span in self.span_tree():
+            details = [span.span_type, format_duration(span.duration_ms), span.status]
+            if span.model and span.model not in span.name:
+                details.append(span.model)
+            tokens = (span.input_tokens or 0) + (span.output_tokens or 0)
+            if tokens:
+                details.append(plural(tokens, "token"))
+            if span.cost_usd:
+                details.append(format_cost(span.cost_usd))
+            if span.status == "ERROR" and span.status_message:
+                details.append(span.status_message.splitlines()[0][:120])
+            lines.append(f"{'   ' * depth}└─ {span.name or '(unnamed)'}  {'  '.join(details)}")
+        return "\n".join(lines)
 
 
 def _plain(value: Any) -> Any:

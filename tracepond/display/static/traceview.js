@@ -319,7 +319,7 @@
     });
     return h("div.tv-header", null,
       h("div.tv-title", null, h("h1", null, info.name || "(unnamed trace)"), TP.statusBadge(info.status, info.in_progress),
-        h("span.muted", null, fmt.time(info.start_time))),
+        TP.failedSteps(info.error_count), h("span.muted", null, fmt.time(info.start_time))),
       h("div.stats", null,
         stat("Duration", fmt.duration(info.duration_ms)),
         stat("Spans", fmt.int(spanCount)),

@@ -89,8 +89,10 @@
   function fmtCost(usd) {
     if (usd === null || usd === undefined) return "–";
     if (usd === 0) return "$0";
-    if (usd < 0.01) return "$" + usd.toFixed(5);
-    return "$" + usd.toFixed(usd < 1 ? 4 : 2);
+    // two significant digits below a dollar ($0.000021, $0.0032), cents above: as the CLI
+    // and the notebook (tracepond/display/numbers.py)
+    if (Math.abs(usd) >= 1) return "$" + usd.toFixed(2);
+    return "$" + usd.toFixed(Math.min(20, Math.max(2, 1 - Math.floor(Math.log10(Math.abs(usd))))));
   }
 
   function parseTime(value) {
@@ -125,6 +127,14 @@
     if (inProgress) return h("span.badge.running", { title: "in progress" }, h("span.dot"), "running");
     var cls = status === "ERROR" ? "error" : status === "OK" ? "ok" : "unset";
     return h("span.badge." + cls, null, status || "UNSET");
+  }
+
+  // A trace that recovered from a failed step (a retried 429) is not clean even when its root
+  // is OK: the marker says how many of its spans failed. Nothing when none did.
+  function failedSteps(count) {
+    if (!count) return null;
+    return h("span.badge.failed", { title: count + " span" + (count === 1 ? "" : "s") + " in status ERROR" },
+      count + " failed step" + (count === 1 ? "" : "s"));
   }
 
   // Parse a JSON string if it is one; anything else is returned as it is.
@@ -199,6 +209,7 @@
     time: fmtTime, relative: fmtRelative, parseTime: parseTime
   };
   TP.statusBadge = statusBadge;
+  TP.failedSteps = failedSteps;
   TP.maybeJson = maybeJson;
   TP.jsonTree = jsonTree;
   TP.debounce = debounce;

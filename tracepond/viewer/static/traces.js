@@ -135,7 +135,7 @@
           { dataset: { traceId: t.trace_id }, onclick: function (e) { if (e.target.tagName !== "A") location.hash = link; } },
           h("td.time", { title: t.start_time }, fmt.time(t.start_time)),
           h("td.name", null, h("a", { href: link }, t.name || "(unnamed)")),
-          h("td", null, TP.statusBadge(t.status, t.in_progress)),
+          h("td", null, TP.statusBadge(t.status, t.in_progress), " ", TP.failedSteps(t.error_count)),
           h("td.num", null, t.in_progress ? "–" : fmt.duration(t.duration_ms)),
           h("td.num", { title: fmt.int(t.input_tokens) + " in / " + fmt.int(t.output_tokens) + " out" }, t.total_tokens ? fmt.int(t.total_tokens) : "–"),
           h("td.num", null, t.cost_usd ? fmt.cost(t.cost_usd) : "–"),
