@@ -54,6 +54,8 @@ def clear_errors(func: F) -> F:
             return func(*args, **kwargs)
         except (TracepondError, ValueError) as exc:
             raise click.ClickException(_first_line(exc)) from exc
+        except OSError as exc:  # a read-only filesystem, a full disk, a port taken, ...
+            raise click.ClickException(_first_line(exc)) from exc
 
     return wrapper  # type: ignore[return-value]
 

@@ -456,8 +456,16 @@ def read_connection(
     flush_pending_writes(path)
     if not os.path.exists(path) and os.path.isdir(os.path.dirname(os.path.abspath(path))):
         path = _empty_store()  # not written yet: an empty answer, and nothing created there
-    with open_store(path, read_only=True, timeout_s=timeout_s) as conn:
-        yield conn
+    try:
+        with open_store(path, read_only=True, timeout_s=timeout_s) as conn:
+            yield conn
+    except (duckdb.IOException, duckdb.SerializationException) as error:
+        if "Could not set lock" in str(error):
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise StoreError(
+            f"cannot read the store {path}: the file is damaged or truncated ({first})"
+        ) from None
 
 
 _empty_store_lock = threading.Lock()

@@ -9,6 +9,7 @@ The app serves the single-page viewer (static files shipped in the package), the
 
 from __future__ import annotations
 
+import errno
 import re
 import secrets
 import socket
@@ -24,7 +25,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tracepond.errors import ConfigError
-from tracepond.viewer import api, ingest, prompts, quality
+from tracepond.viewer import api, ingest, prompts, quality, store_access
 from tracepond.viewer.grpc_ingest import DEFAULT_GRPC_PORT, GrpcIngest, start_grpc_ingest
 from tracepond.viewer.queries import SQL_CONSOLE_TIMEOUT_S
 from tracepond.viewer.security import Guard, is_loopback_host
@@ -97,9 +98,11 @@ def serve(
 
     if token is None and not is_loopback_host(host):
         token = generate_token()
-    if port == 0:
-        port = _free_port(host)
-    _ensure_store(str(store))
+    store_access.check_store(
+        str(store)
+    )  # a store that can never be written is an error now, not at ingest
+    sock = _bind(host, port)  # before anything is printed: a port in use is a one-line error
+    port = int(sock.getsockname()[1])
     app = create_app(store, token=token)
     shown_host = f"[{host}]" if ":" in host else host
     url = f"http://{shown_host}:{port}/"
@@ -118,7 +121,7 @@ def serve(
             target=_when_started, args=(server, url, open_browser, ready), daemon=True
         ).start()
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
         grpc_ingest.stop()
 
@@ -140,20 +143,23 @@ def _start_grpc(
     return started
 
 
-def _ensure_store(path: str) -> None:
-    """Create an empty store when there is none yet, so the pages show 'no traces' at once."""
-    if not Path(path).exists():
-        from tracepond.store.connection import open_store
-
-        with open_store(path):
-            pass
-
-
-def _free_port(host: str) -> int:
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket uvicorn serves on (port 0: a free one)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    sock = socket.socket(family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"port {port} on {host} is already in use; pick another with --port"
+            ) from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
 
 
 def _when_started(server: Any, url: str, open_browser: bool, ready: threading.Event | None) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from tracepond.store.connection import check_store as check_store  # used by the server
 from tracepond.store.filter import compile_filter as _compile_filter
 from tracepond.store.query import sql
 
