@@ -18,6 +18,8 @@ from typing import Any
 
 import tracepond
 from tracepond.conventions.span_types import SpanType
+from tracepond.display.numbers import plural
+from tracepond.tracing import context
 
 EMBEDDING_MODEL = "text-embedding-3-small"
 CHAT_MODEL = "gpt-4o-mini"
@@ -28,6 +30,7 @@ ARTICLES = {
     "address": "You can change the shipping address until the order leaves the warehouse.",
     "returns": "Items can be returned within 30 days in their original packaging.",
     "warranty": "Electronics carry a two-year warranty covering manufacturing defects.",
+    "order status": "Every order has an id such as A1043; its status shows where the order is.",
 }
 
 ORDERS = {"A1043": "shipped on Nov 27 with DHL, arriving Dec 1", "B2210": "being packed"}
@@ -83,14 +86,25 @@ class SupportBot:
 
     @tracepond.trace(span_type=SpanType.CHAIN)
     def build_index(self) -> dict[str, list[float]]:
+        self.index_trace_id = tracepond.get_current_trace_id()
         reply = self.client.embeddings.create(model=EMBEDDING_MODEL, input=list(ARTICLES.values()))
         return {name: item.embedding for name, item in zip(ARTICLES, reply.data, strict=True)}
 
     @tracepond.trace(span_type=SpanType.RETRIEVER)
     def retrieve(self, question: str, k: int = 2) -> list[str]:
+        """The k closest articles: words shared with the question first (an article's topic
+        counts double), the embeddings' cosine to break ties. (The stand-in's embeddings are hashes of the text, not its meaning, so
+        alone they would rank unrelated articles first.)"""
         reply = with_one_retry(self.client.embeddings.create, model=EMBEDDING_MODEL, input=question)
         query = reply.data[0].embedding
-        ranked = sorted(self.index, key=lambda name: -_cosine(query, self.index[name]))
+        words = _words(question)
+        ranked = sorted(
+            self.index,
+            key=lambda name: (
+                -(2 * len(words & _words(name)) + len(words & _words(ARTICLES[name]))),
+                -_cosine(query, self.index[name]),
+            ),
+        )
         return [ARTICLES[name] for name in ranked[:k]]
 
     @tracepond.trace(span_type=SpanType.TOOL)
@@ -151,6 +165,47 @@ def _cosine(a: list[float], b: list[float]) -> float:
     return dot / ((math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))) or 1.0)
 
 
+_STOP_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "the",
+        "is",
+        "are",
+        "my",
+        "i",
+        "me",
+        "can",
+        "to",
+        "of",
+        "in",
+        "on",
+        "for",
+        "it",
+        "do",
+        "does",
+        "how",
+        "long",
+        "still",
+        "what",
+        "where",
+        "when",
+        "you",
+        "your",
+        "with",
+        "until",
+    ]
+)
+
+
+def _words(text: str) -> set[str]:
+    """Lower-case words without the common ones, and without a plural 's' (refund = refunds)."""
+    return {
+        word.rstrip("s") for word in re.findall(r"[a-z]+", text.lower()) if word not in _STOP_WORDS
+    }
+
+
 def _order_id(arguments: str) -> str:
     match = re.search(r"[A-Z]\d{4}", arguments)
     return match.group(0) if match else arguments
@@ -158,8 +213,8 @@ def _order_id(arguments: str) -> str:
 
 def _script(server: Any, turn: Turn) -> None:
     """Tell the stand-in model what to say to this turn."""
-    if turn.rate_limited:
-        server.fail_next(429, "Rate limit reached for gpt-4o-mini (demo)")
+    if turn.rate_limited:  # the turn's first request is the retrieval's embedding call
+        server.fail_next(429, f"Rate limit reached for {EMBEDDING_MODEL} (demo)")
     if turn.tool_order_id:
         server.reply_next(tool_calls=[("lookup_order", {"order_id": turn.tool_order_id})])
     server.reply_next(turn.answer)
@@ -205,28 +260,42 @@ def run_evaluation(bot: SupportBot, server: Any, client: Any) -> Any:
 
 
 def run_demo(store: str, echo: Callable[[str], None] = print) -> str:
-    """Run the support bot against the stand-in server; return where to look."""
+    """Run the support bot against the stand-in server inside a run, with a logged model and a
+    registered version, so every page of the viewer has something; return where to look."""
     from openai import OpenAI
 
     from tracepond.testing import FakeOpenAIServer
 
     tracepond.configure(store=store)
     tracepond.autolog(providers=["openai"])
+    previous_model = context.get_active_model_id()
     trace_ids: list[str] = []
     with FakeOpenAIServer() as server:
         client = OpenAI(api_key="sk-demo-not-a-real-key", base_url=server.base_url, max_retries=0)
-        bot = SupportBot(client)
-        for turn in CONVERSATION:
-            _script(server, turn)
-            with tracepond.start_span("support turn", span_type=SpanType.CHAIN) as span:
-                span.set_inputs({"question": turn.question})
-                reply = bot.answer(turn.question, session_id="demo-session-1", user_id="ana")
-                span.set_outputs(reply)
-                trace_ids.append(span.trace_id)
-            echo(f"  user: {turn.question}\n  bot:  {reply}\n")
+        with tracepond.start_run(experiment="support-bot", name="demo conversation") as run:
+            tracepond.log_params(
+                {"chat_model": CHAT_MODEL, "embedding_model": EMBEDDING_MODEL, "k": 2}
+            )
+            model = tracepond.set_active_model(
+                name="support-bot", params={"chat_model": CHAT_MODEL}
+            )
+            bot = SupportBot(client)
+            if bot.index_trace_id:
+                trace_ids.append(bot.index_trace_id)
+            for step, turn in enumerate(CONVERSATION):
+                _script(server, turn)
+                with tracepond.start_span("support turn", span_type=SpanType.CHAIN) as span:
+                    span.set_inputs({"question": turn.question})
+                    reply = bot.answer(turn.question, session_id="demo-session-1", user_id="ana")
+                    span.set_outputs(reply)
+                    trace_ids.append(span.trace_id)
+                tracepond.log_metric("answer_words", len(reply.split()), step=step)
+                echo(f"  user: {turn.question}\n  bot:  {reply}\n")
+            tracepond.register_model(model.model_id, name="support-bot")
+        context.set_active_model_id(previous_model)  # the caller's process goes on as it was
         result = run_evaluation(bot, server, client)
     tracepond.flush()
-    return _summary(store, trace_ids) + _evaluation_summary(store, result)
+    return _summary(store, trace_ids, run.info.run_id) + _evaluation_summary(store, result)
 
 
 def _evaluation_summary(store: str, result: Any) -> str:
@@ -240,21 +309,25 @@ def _evaluation_summary(store: str, result: Any) -> str:
     )
 
 
-def _summary(store: str, trace_ids: list[str]) -> str:
+def _summary(store: str, trace_ids: list[str], run_id: str) -> str:
     default = store in ("tracepond.duckdb", os.path.abspath("tracepond.duckdb"))
     flag = "" if default else f" --store {store}"
-    count = tracepond.sql(
-        "SELECT count(*), sum(span_count) FROM traces WHERE trace_id IN (SELECT unnest(?))",
+    traces, spans, failed = tracepond.sql(
+        "SELECT count(*), sum(span_count), sum(error_count) FILTER (WHERE error_count > 0) "
+        "FROM traces WHERE trace_id IN (SELECT unnest(?))",
         params=[trace_ids],
         store=store,
     ).fetchall()[0]
+    recovered = f" (one recovered from {plural(int(failed), 'failed step')})" if failed else ""
     return (
-        f"Traced the demo support bot: {count[0]} traces, {count[1]} spans in {os.path.abspath(store)}\n"
+        f"Traced the demo support bot: {plural(traces, 'trace')}, {plural(int(spans or 0), 'span')}"
+        f"{recovered}, run {run_id}, model support-bot v1, in {os.path.abspath(store)}\n"
         "\nLook at them:\n"
         f"  tracepond ui{flag}                  the web viewer (http://127.0.0.1:5454)\n"
         f"  tracepond traces{flag}              the latest traces as a table\n"
         f"  tracepond show {trace_ids[-1]}{flag}\n"
         f'  tracepond sql "SELECT name, model, duration_ms, output_tokens FROM spans '
         f"WHERE span_type = 'CHAT_MODEL'\"{flag}\n"
+        f"  tracepond runs{flag}                the run, its params and metrics\n"
         '  python -c "import tracepond; print(tracepond.search_traces(filter=\\"span.status = \'ERROR\'\\"))"'
     )

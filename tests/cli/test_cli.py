@@ -61,7 +61,15 @@ def test_demo_says_where_the_traces_are_and_how_to_look(demo_store: tuple[Path, 
     assert str(store) in output
     for command in ("tracepond ui", "tracepond traces", "tracepond show ", "tracepond sql"):
         assert command in output
-    assert "Traced the demo support bot: 3 traces" in output
+    from tracepond import sql
+
+    traces, spans = sql(  # the conversation's traces, counted from the store itself
+        "SELECT count(*), sum(span_count) FROM traces WHERE run_id = "
+        "(SELECT run_id FROM runs WHERE name = 'demo conversation')",
+        store=str(store),
+    ).fetchall()[0]
+    assert f"Traced the demo support bot: {traces} traces, {spans} spans" in output  # honest
+    assert "one recovered from 1 failed step" in output
     assert "Evaluated the bot on 3 questions: concise/mean 1.00, contains/mean 0.67" in output
     assert "correctness/mean 0.67" in output and "tracepond eval show demo-evaluation" in output
 
@@ -74,6 +82,58 @@ def test_demo_evaluation_is_in_the_store(demo_store: tuple[Path, str]) -> None:
     judged = [row["scores"]["correctness"] for row in shown["rows"]]
     assert [j["value"] for j in judged] == ["yes", "no", "yes"]
     assert all(j["source_id"] == "openai:/gpt-4o-mini" and j["rationale"] for j in judged)
+
+
+def test_demo_rate_limit_names_the_model_of_its_span(demo_store: tuple[Path, str]) -> None:
+    from tracepond import sql
+
+    store = str(demo_store[0] / "tracepond.duckdb")
+    ((span_type, model, message),) = sql(
+        "SELECT span_type, model, status_message FROM spans WHERE status = 'ERROR'", store=store
+    ).fetchall()
+    assert "429" in message and model in message and span_type == "EMBEDDING"
+    ((failed,),) = sql(
+        "SELECT count(*) FROM traces WHERE status = 'OK' AND error_count = 1", store=store
+    ).fetchall()
+    assert failed == 1  # the trace recovered, and says it had a failed step
+
+
+def test_demo_retrieval_returns_the_related_article(demo_store: tuple[Path, str]) -> None:
+    from tracepond import sql
+    from tracepond.demo import ARTICLES
+
+    store = str(demo_store[0] / "tracepond.duckdb")
+    found = dict(
+        sql(
+            "SELECT inputs->>'question', outputs->>0 FROM spans WHERE span_type = 'RETRIEVER'",
+            store=store,
+        ).fetchall()
+    )
+    assert found["How long do refunds take?"] == ARTICLES["refunds"]
+    assert found["Where is my order A1043?"] == ARTICLES["order status"]
+    assert found["Can I still change the delivery address?"] == ARTICLES["address"]
+
+
+def test_demo_fills_the_runs_and_models_pages(demo_store: tuple[Path, str]) -> None:
+    from tracepond import sql
+
+    store = str(demo_store[0] / "tracepond.duckdb")
+    ((run_id, status),) = sql(
+        "SELECT run_id, status FROM runs WHERE name = 'demo conversation'", store=store
+    ).fetchall()
+    assert status == "FINISHED"
+    assert sql(
+        "SELECT count(*) FROM traces WHERE run_id = ?", [run_id], store=store
+    ).fetchall() == [(4,)]
+    assert (
+        sql("SELECT count(*) FROM params WHERE run_id = ?", [run_id], store=store).fetchall()[0][0]
+        == 3
+    )
+    ((name, version),) = sql("SELECT name, version FROM model_versions", store=store).fetchall()
+    assert (name, str(version)) == ("support-bot", "1")
+    assert sql(
+        "SELECT count(*) FROM traces WHERE model_id IS NOT NULL", store=store
+    ).fetchall() == [(4,)]
 
 
 def test_demo_store_holds_the_app_steps_and_llm_calls(demo_store: tuple[Path, str]) -> None:
@@ -94,6 +154,7 @@ def test_demo_store_holds_the_app_steps_and_llm_calls(demo_store: tuple[Path, st
         "SELECT name, status_message FROM spans WHERE status = 'ERROR'", store=store
     ).fetchall()
     assert errors == [(errors[0][0], errors[0][1])] and "429" in errors[0][1]
+    assert errors[0][0] == "embeddings text-embedding-3-small"
     sessions = sql(
         "SELECT DISTINCT session_id, user_id FROM traces WHERE session_id IS NOT NULL "
         "AND run_id IS NULL",

@@ -85,8 +85,8 @@ def print_rows(columns: list[str], rows: list[tuple[Any, ...]], fmt: str) -> Non
         for row in rows:
             click.echo(json.dumps(dict(zip(columns, row, strict=True)), default=str))
         return
-    if _table_width(columns, rows) > console().width:
-        _print_records(columns, rows)
+    if fmt == "auto" and _table_width(columns, rows) > console().width:
+        _print_records(columns, rows)  # a wide result (SELECT * FROM spans) stays readable
         return
     from rich.table import Table
 

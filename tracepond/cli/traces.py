@@ -66,7 +66,7 @@ def sql_command(query: str, store: str | None, as_csv: bool, as_json: bool) -> N
 
     result = sql(query, store=resolve_store(store))
     print_rows(
-        result.columns, result.fetchall(), fmt="csv" if as_csv else "json" if as_json else "table"
+        result.columns, result.fetchall(), fmt="csv" if as_csv else "json" if as_json else "auto"
     )
 
 
@@ -109,10 +109,10 @@ def _status_text(status: str | None, in_progress: bool = False) -> Any:
 
 
 def _with_failed_steps(text: Any, info: Any) -> Any:
-    """A trace that recovered from a failed step is visibly not clean: 'OK · 1 failed'."""
+    """A trace that recovered from a failed step is visibly not clean: 'OK ✗1'."""
     failed = getattr(info, "error_count", 0) or 0
     if failed:
-        text.append(f" · {failed} failed", style="red")
+        text.append(f" ✗{failed}", style="red")
     return text
 
 
@@ -127,7 +127,7 @@ def print_traces_table(found: list[Any], store: str) -> None:
     )
     table.add_column("time", no_wrap=True)
     table.add_column("trace id", no_wrap=True, min_width=32)
-    table.add_column("name", overflow="ellipsis", max_width=32)
+    table.add_column("name", overflow="ellipsis", min_width=12, max_width=32)
     table.add_column("status", no_wrap=True)
     for column in ("duration", "tokens", "cost", "spans"):
         table.add_column(column, justify="right", no_wrap=True)
@@ -147,6 +147,8 @@ def print_traces_table(found: list[Any], store: str) -> None:
             str(info.span_count or 0),
         )
     console().print(table)
+    if any(getattr(item.info, "error_count", 0) for item in found):
+        click.echo("✗N: the trace has N failed steps (spans in status ERROR)")
 
 
 def _span_label(span: Any) -> Any:
