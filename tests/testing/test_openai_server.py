@@ -187,3 +187,49 @@ def test_command_line_entry_point() -> None:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+@pytest.mark.parametrize(
+    "body,param,message",
+    [
+        (
+            {"model": "gpt-4o-mini", "messages": "hello"},
+            "messages",
+            "Invalid type for 'messages': expected an array, but got a string instead.",
+        ),
+        ({"model": "gpt-4o-mini"}, "messages", "Missing required parameter: 'messages'."),
+        (
+            {"model": "gpt-4o-mini", "messages": ["hi"]},
+            "messages[0]",
+            "Invalid type for 'messages[0]': expected an object, but got a string instead.",
+        ),
+        (
+            {"model": 4, "messages": ASK},
+            "model",
+            "Invalid type for 'model': expected a string, but got an integer instead.",
+        ),
+    ],
+)
+def test_a_malformed_chat_request_gets_the_real_apis_400(
+    server: FakeOpenAIServer, body: dict[str, object], param: str, message: str
+) -> None:
+    response = httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=10)
+    assert response.status_code == 400  # an answer, not a connection reset
+    error = response.json()["error"]
+    assert (error["message"], error["param"], error["type"]) == (
+        message,
+        param,
+        "invalid_request_error",
+    )
+    assert (
+        httpx.post(
+            f"{server.base_url}/chat/completions", json={"model": "m", "messages": ASK}, timeout=10
+        ).status_code
+        == 200
+    )  # and the server goes on serving
+
+
+def test_the_real_client_sees_a_bad_request_error(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.BadRequestError) as raised:
+        client.chat.completions.create(model="gpt-4o-mini", messages="hello")  # type: ignore[arg-type]
+    assert raised.value.status_code == 400 and "expected an array" in str(raised.value)

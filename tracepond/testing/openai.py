@@ -160,6 +160,9 @@ class FakeOpenAIServer(FakeServer):
             return Reply(status=400, body=self.error_body(400, "The body is not valid JSON."))
         if request.method != "POST":
             return super().answer(request)
+        invalid = _invalid_request(path, body)
+        if invalid is not None:
+            return Reply(status=400, body=invalid)
         if path.endswith("/chat/completions"):
             return self._chat(body)
         if path.endswith("/responses"):
@@ -445,3 +448,44 @@ def _vector(text: str, dimensions: int) -> list[float]:
     while len(digest) < dimensions:
         digest += hashlib.sha256(digest).digest()
     return [round(byte / 127.5 - 1.0, 4) for byte in digest[:dimensions]]
+
+
+_JSON_TYPES = {str: "a string", int: "an integer", float: "a number", bool: "a boolean",
+               dict: "an object", list: "an array", type(None): "null"}  # fmt: skip
+
+
+def _invalid_request(path: str, body: Any) -> dict[str, Any] | None:
+    """The real API's 400 for a request of the wrong shape (its wording and error code)."""
+    if not isinstance(body, dict):
+        return _invalid_type("body", "an object", body)
+    if path.endswith("/chat/completions"):
+        messages = body.get("messages")
+        if messages is None:
+            return _invalid(
+                "Missing required parameter: 'messages'.", "messages", "missing_required_parameter"
+            )
+        if not isinstance(messages, list):
+            return _invalid_type("messages", "an array", messages)
+        for index, message in enumerate(messages):
+            if not isinstance(message, dict):
+                return _invalid_type(f"messages[{index}]", "an object", message)
+    if path.endswith("/embeddings") and not isinstance(body.get("input"), (str, list)):
+        return _invalid_type("input", "a string or an array", body.get("input"))
+    if "model" in body and not isinstance(body["model"], str):
+        return _invalid_type("model", "a string", body["model"])
+    return None
+
+
+def _invalid_type(param: str, expected: str, value: Any) -> dict[str, Any]:
+    got = _JSON_TYPES.get(type(value), "another type")
+    return _invalid(
+        f"Invalid type for '{param}': expected {expected}, but got {got} instead.",
+        param,
+        "invalid_type",
+    )
+
+
+def _invalid(message: str, param: str, code: str) -> dict[str, Any]:
+    return {
+        "error": {"message": message, "type": "invalid_request_error", "param": param, "code": code}
+    }

@@ -221,12 +221,21 @@ class _Handler(BaseHTTPRequestHandler):
                     status=fault.status, body=self.fake.error_body(fault.status, fault.message)
                 )
             else:
-                reply = self.fake.answer(request)
+                reply = self._answer(request)
             if fault is not None:
                 reply.headers.update(fault.headers)
             self._send(reply, fault)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client went away; nothing to answer
+
+    def _answer(self, request: RecordedRequest) -> Reply:
+        """The subclass's answer; a request it cannot handle gets an error answer, never a
+        dropped connection (a real API answers malformed requests, it does not hang up)."""
+        try:
+            return self.fake.answer(request)
+        except Exception as error:  # a shape the stand-in does not understand
+            message = f"The server could not process the request ({type(error).__name__})."
+            return Reply(status=400, body=self.fake.error_body(400, message))
 
     def _send(self, reply: Reply, fault: Fault | None) -> None:
         self.send_response(reply.status)
