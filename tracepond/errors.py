@@ -108,6 +108,11 @@ class ModelInputError(TracepondError, ValueError, TypeError):
         self.errors = errors
 
 
+class StaleReadWarning(UserWarning):
+    """A read answered without some of this process's own spans: its writer could not commit
+    them first (another process held the store). The spans are still queued, not lost."""
+
+
 class OtlpDecodeError(TracepondError, ValueError):
     """The request body is not a valid OTLP trace export; the message says why."""
 

@@ -74,6 +74,17 @@ def hold(store: str, seconds: float) -> None:
     print("released", flush=True)
 
 
+def hold_read(store: str, seconds: float) -> None:
+    """Another process reading: a read-only connection keeps writers out while it is open."""
+    import duckdb
+
+    conn = duckdb.connect(store, read_only=True)
+    print("holding", flush=True)
+    time.sleep(seconds)
+    conn.close()
+    print("released", flush=True)
+
+
 if __name__ == "__main__":
     mode, store, *rest = sys.argv[1:]
     if mode == "write":
@@ -84,5 +95,7 @@ if __name__ == "__main__":
         read(store, rest[0])
     elif mode == "hold":
         hold(store, float(rest[0]))
+    elif mode == "hold_read":
+        hold_read(store, float(rest[0]))
     else:
         raise SystemExit(f"unknown mode {mode}")

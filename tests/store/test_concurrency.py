@@ -146,3 +146,25 @@ def test_a_forked_child_writes_its_own_spans(store_path: Path) -> None:
     names = tracepond.sql("SELECT name FROM traces ORDER BY name", store=str(store_path)).fetchall()
     assert names == [("child",), ("parent after fork",), ("parent before fork",)]
     pipe.provider.shutdown()
+
+
+@pytest.mark.slow
+def test_a_read_that_cannot_flush_first_says_it_may_be_stale(store_path: Path) -> None:
+    from tracepond.errors import StaleReadWarning
+
+    tracepond.configure(store=str(store_path), flush_interval_s=0.05, batch_size=10)
+    with tracepond.start_span("before the reader"):
+        pass
+    assert tracepond.flush(timeout_s=10)
+    reader = _spawn("hold_read", str(store_path), "12")  # another process reading, for long
+    assert reader.stdout is not None and reader.stdout.readline().strip() == "holding"
+    with tracepond.start_span("while it reads"):
+        pass
+    with pytest.warns(StaleReadWarning, match="may miss spans this process recorded"):
+        rows = tracepond.sql("SELECT name FROM spans", store=str(store_path)).fetchall()
+    assert rows == [("before the reader",)]  # the stale answer it warned about
+    out, err = _finish(reader)
+    assert out.strip() == "released" and err == ""
+    assert tracepond.flush(timeout_s=30)
+    names = tracepond.sql("SELECT name FROM spans ORDER BY name", store=str(store_path)).fetchall()
+    assert names == [("before the reader",), ("while it reads",)]  # nothing was lost

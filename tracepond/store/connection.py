@@ -28,6 +28,7 @@ import shutil
 import tempfile
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +42,13 @@ try:
 except ImportError:  # pragma: no cover - Windows: DuckDB's lock alone decides
     fcntl = None  # type: ignore[assignment]
 
-from tracepond.errors import ConfigError, NotAStoreError, StoreError, StoreLockedError
+from tracepond.errors import (
+    ConfigError,
+    NotAStoreError,
+    StaleReadWarning,
+    StoreError,
+    StoreLockedError,
+)
 from tracepond.store import migrations
 
 DEFAULT_TIMEOUT_S = 15.0
@@ -433,8 +440,15 @@ def flush_pending_writes(store: str, timeout_s: float = 5.0) -> None:
     key = os.path.abspath(store)
     if key in _held_here():
         return
-    for writer in list(_writers.get(key, ())):
-        writer.force_flush(int(timeout_s * 1000))
+    landed = [writer.force_flush(int(timeout_s * 1000)) for writer in list(_writers.get(key, ()))]
+    if not all(landed):  # a stale answer is said out loud, never given silently
+        warnings.warn(
+            f"tracepond: this read of {store} may miss spans this process recorded: they could "
+            f"not be written within {timeout_s:g} s (another process holds the store). They stay "
+            "queued and are written when it is free.",
+            StaleReadWarning,
+            stacklevel=4,
+        )
 
 
 @contextmanager
