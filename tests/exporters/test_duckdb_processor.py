@@ -76,3 +76,49 @@ def test_force_flush_gives_up_at_its_timeout_while_the_store_is_busy(store_path:
     pipe.flush()
     assert tracepond.sql("SELECT name FROM spans", store=str(store_path)).fetchall() == [("waits",)]
     pipe.provider.shutdown()
+
+
+DISK_FULL_CHILD = """
+import resource, signal, sys
+import tracepond
+
+store = sys.argv[1]
+tracepond.configure(store=store, flush_interval_s=0.05, batch_size=5)
+with tracepond.start_span("before the disk filled"):
+    pass
+assert tracepond.flush(timeout_s=30)
+# The disk fills: the store file may not grow past its size now (EFBIG, as ENOSPC would).
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+size = __import__("os").path.getsize(store)
+resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
+for index in range(20):
+    with tracepond.start_span(f"lost {index}") as span:
+        span.set_outputs("x" * 200_000)  # each batch needs new blocks of the file
+tracepond.flush(timeout_s=30)
+# Room again: the next write also records the drops.
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+with tracepond.start_span("after there was room"):
+    pass
+assert tracepond.flush(timeout_s=30)
+print("done", flush=True)
+"""
+
+
+def test_a_full_disk_is_counted_in_doctors_dropped_spans(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tracepond.cli.doctor import diagnose
+
+    store = str(tmp_path / "full.duckdb")
+    done = subprocess.run(
+        [sys.executable, "-c", DISK_FULL_CHILD, store], capture_output=True, text=True, timeout=240
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr  # the app carried on; the writer said why, once
+    assert done.stderr.count("is full") == 1, done.stderr
+    names = {row[0] for row in tracepond.sql("SELECT name FROM spans", store=store).fetchall()}
+    assert {"before the disk filled", "after there was room"} <= names  # nothing else was lost
+    lost = sum(name.startswith("lost ") for name in names)
+    report = diagnose(store)
+    assert report["dropped_spans"].get("duckdb", 0) == 20 - lost > 0

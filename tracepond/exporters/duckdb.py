@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import errno
 import logging
 import os
 import random
@@ -29,6 +30,7 @@ import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from tracepond.batching import BatchQueue
@@ -57,6 +59,16 @@ _OPEN_ATTEMPT_S = 0.5  # one try at the lock; the batch stays queued when it fai
 _GAP_S = (0.02, 0.05)  # a pause after a refused open, so other processes get their turn
 _LIVE_LIMIT = 1_000_000  # span ids remembered for root detection (spans never ended leak here)
 SOURCE = "duckdb"
+# How a full disk (or a file size limit) shows: errno in an OSError, text in DuckDB's IOException.
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+_DISK_FULL_TEXT = ("no space left", "disk is full", "file too large", "quota exceeded")
+
+
+def _is_disk_full(error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno in _DISK_FULL_ERRNOS:
+        return True
+    text = str(error).lower()
+    return isinstance(error, (OSError, duckdb.Error)) and any(m in text for m in _DISK_FULL_TEXT)
 
 
 def write_spans(
@@ -119,6 +131,7 @@ class DuckDBSpanProcessor(SpanProcessor):
         self._abandoned = False
         self._conn: Any = None  # the writer's open connection, to interrupt at a late exit
         self._written = 0
+        self._disk_full_said = False
 
     # --- the app's side: O(1), never raises ----------------------------------------------------
 
@@ -243,13 +256,31 @@ class DuckDBSpanProcessor(SpanProcessor):
                 self._conn = None
                 self._give_up(batch, error)
                 return
-            except Exception:
+            except Exception as error:
                 self._conn = None
+                if _is_disk_full(error):  # the disk, not tracepond: counted, said once
+                    self._disk_full(batch, error)
+                    return
                 self._give_up(batch, None)
                 if not self._abandoned:
                     log_internal_error("DuckDBSpanProcessor writer")
                 return
         self._give_up(batch, None)
+
+    def _disk_full(self, batch: PreparedBatch, error: Exception) -> None:
+        """The batch is dropped; its spans (and the drops it carried) are counted as drops that
+        reach writer_stats, and so `tracepond doctor`, with the first write that succeeds."""
+        self._count_drop(batch.span_count)
+        with self._drop_lock:
+            self._dropped_unrecorded += batch.dropped
+        if not self._disk_full_said:
+            self._disk_full_said = True
+            logger.warning(
+                "tracepond: the disk holding %s is full (%s); spans are dropped and counted until "
+                "there is room again (see `tracepond doctor`)",
+                self.store_path,
+                str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__,
+            )
 
     def _record(self, span: ReadableSpan) -> SpanRecord:
         span_id = span.context.span_id if span.context is not None else 0

@@ -164,7 +164,10 @@ def write_prepared(conn: duckdb.DuckDBPyConnection, batch: PreparedBatch) -> int
             )
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        # A COMMIT that failed (a full disk) has already ended the transaction: the error that
+        # stopped the write is the one to raise, not the ROLLBACK's "no transaction".
+        with contextlib.suppress(duckdb.TransactionException):
+            conn.execute("ROLLBACK")
         raise
     finally:
         _cleanup(conn, batch)
