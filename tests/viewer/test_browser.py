@@ -159,12 +159,14 @@ def test_traces_page_lists_filters_and_shows_errors_inline(
     wait_until(page, "document.querySelectorAll('table.traces tbody tr.row').length === 1")
     assert rows(page) == ["summarize"]
     assert "filter=status" in page.url
+    assert page.locator("tr.row .badge.failed").inner_text().lower() == "2 failed steps"
     page.fill(".filter-input", "status = ")
     page.click("text=Apply")
     error = page.locator(".filter-error")
     error.wait_for(state="visible")
     assert "expected a value" in error.inner_text()
-    assert rows(page) == ["summarize"]  # the last good result stays
+    assert rows(page) == []  # the old rows answered another filter: they do not stay
+    assert "Fix the filter" in page.locator("table.traces td.empty").inner_text()
 
 
 def test_trace_page_tree_timeline_and_chat(served: tuple[str, SampleStore], page: Any) -> None:
@@ -229,6 +231,14 @@ def test_dashboard_draws_charts(served: tuple[str, SampleStore], page: Any) -> N
     assert page.locator(".card").count() == 5
     assert page.locator("svg.chart-svg path.line").count() >= 2
     assert page.locator(".stats.big .stat-value").first.inner_text() == "4"
+    clipped = page.evaluate(
+        """[...document.querySelectorAll('svg.chart-svg')].filter(svg => {
+             const width = svg.viewBox.baseVal.width || svg.getBoundingClientRect().width;
+             return [...svg.querySelectorAll('text.axis-label')].some(t => {
+               const box = t.getBBox(); return box.x < 0 || box.x + box.width > width + 0.5; });
+           }).length"""
+    )
+    assert clipped == 0  # the first and last time labels are inside their chart
 
 
 def test_sessions_and_sql_pages(served: tuple[str, SampleStore], page: Any) -> None:
@@ -250,6 +260,18 @@ def test_sessions_and_sql_pages(served: tuple[str, SampleStore], page: Any) -> N
     page.click(".toolbar .btn.primary")
     page.wait_for_selector(".sql-result .error-box")
     assert "read-only" in page.locator(".sql-result .error-box").inner_text()
+    page.fill(".sql-editor", "SELECT nme FROM traces")
+    page.click(".toolbar .btn.primary")
+    wait_until(page, "/nme/.test(document.querySelector('.sql-result .error-box')?.textContent)")
+    font = page.evaluate(
+        "getComputedStyle(document.querySelector('.sql-result .error-box')).fontFamily"
+    )
+    assert "monospace" in font  # the caret under the statement lines up
+    page.fill(".sql-editor", "SELECT 1; SELECT 2")
+    page.click(".toolbar .btn.primary")
+    wait_until(
+        page, "/one statement/.test(document.querySelector('.sql-result .error-box')?.textContent)"
+    )
 
 
 def test_dark_mode_renders(served: tuple[str, SampleStore], browser: Any, artifacts: Path) -> None:
@@ -344,3 +366,114 @@ def test_runs_page_links_to_the_run_traces(served: tuple[str, SampleStore], page
     page.wait_for_selector("table.traces td.empty")
     assert page.input_value(".filter-input") == f"run_id = '{run.info.run_id}'"
     assert "No traces match this filter." in page.locator("table.traces").inner_text()
+
+
+def test_a_missing_trace_page_says_the_apis_reason(
+    served: tuple[str, SampleStore], page: Any
+) -> None:
+    url, _ = served
+    page.goto(f"{url}/#/trace/{'f' * 32}")
+    page.wait_for_selector(".error-box")
+    text = page.locator(".error-box").inner_text()
+    assert text.startswith(f"No trace with id {'f' * 32}: ") and len(text) > 50
+    page.goto(f"{url}/#/no-such-page")
+    page.wait_for_selector(".page-empty")
+    assert "no-such-page" in page.locator(".page-empty").inner_text()
+
+
+class Recorder:
+    """ASGI middleware that notes each request's path and answer status (the test's eyes on
+    what a cross-site page could not read)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.seen: list[tuple[str, int]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def noting(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                self.seen.append((scope["path"], message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, noting)
+
+
+ATTACK_PAGE = """<!doctype html><html><body>
+<img src="{viewer}/api/sql.csv?sql=SELECT+*+FROM+spans">
+<script>
+const ignore = () => {{}};  // the refusals (and CORP) make these fail: the page shrugs
+fetch("{viewer}/api/traces", {{mode: "no-cors", credentials: "include"}}).catch(ignore);
+fetch("{viewer}/api/sql", {{method: "POST", mode: "no-cors", body: '{{"sql": "SELECT 1"}}',
+  headers: {{"Content-Type": "text/plain"}}}}).catch(ignore);
+fetch("{viewer}/v1/traces", {{method: "POST", mode: "no-cors", body: "{{}}",
+  headers: {{"Content-Type": "text/plain"}}}}).catch(ignore);
+</script></body></html>"""
+
+
+@pytest.mark.parametrize("attacker_host", ["localhost", "127.0.0.1"])  # cross-site, same-site
+def test_a_page_on_another_site_cannot_reach_the_viewer(
+    tmp_path: Path, page: Any, attacker_host: str
+) -> None:
+    import http.server
+
+    from tests.viewer.test_ingest import free_port
+
+    store = build_sample_store(str(tmp_path / "attacked.duckdb"))
+    recorder = Recorder(create_app(store.path))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(recorder, host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    viewer = f"http://127.0.0.1:{port}"
+    body = ATTACK_PAGE.format(viewer=viewer).encode()
+
+    class Attacker(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Attacker)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        page.goto(f"http://{attacker_host}:{attacker.server_address[1]}/")
+        deadline = time.monotonic() + 15
+        wanted = {"/api/sql.csv", "/api/traces", "/api/sql", "/v1/traces"}
+        while not wanted <= {path for path, _ in recorder.seen}:
+            assert time.monotonic() < deadline, recorder.seen
+            time.sleep(0.05)
+        assert all(status == 403 for _, status in recorder.seen), recorder.seen
+        # and the viewer's own pages still work in the same browser
+        recorder.seen.clear()
+        page.goto(viewer + "/#/traces")
+        page.wait_for_selector("table.traces tbody tr.row")
+        page.goto(viewer + "/#/sql")
+        page.wait_for_selector("table.sql tbody tr")
+        assert recorder.seen and all(status == 200 for _, status in recorder.seen), recorder.seen
+    finally:
+        attacker.shutdown()
+        attacker.server_close()
+        server.should_exit = True
+        thread.join(5)
+    assert tracepond_spans(store.path) == 7  # nothing was written by the attack
+
+
+def tracepond_spans(path: str) -> int:
+    from tracepond.store.query import sql
+
+    return int(sql("SELECT count(*) FROM spans", store=path).fetchall()[0][0])

@@ -82,7 +82,8 @@
         return;
       }
     }
-    TP.clear(main).appendChild(h("div.empty.page-empty", null, "Nothing here. ", h("a", { href: "#/traces" }, "Back to traces")));
+    TP.clear(main).appendChild(h("div.empty.page-empty", null, "Nothing here: no page is called " +
+      JSON.stringify(location.hash.slice(1) || "/") + ". ", h("a", { href: "#/traces" }, "Back to traces")));
   }
 
   function navLink(path, label, hidden) {

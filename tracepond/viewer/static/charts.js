@@ -56,7 +56,9 @@
     var ticks = Math.min(6, x.length);
     for (var t = 0; t < ticks; t++) {
       var idx = Math.round(t * (x.length - 1) / Math.max(1, ticks - 1));
-      svg.appendChild(s("text.axis-label", { x: px(idx), y: H - 8, "text-anchor": "middle" }, timeLabel(x[idx], spanMs)));
+      // the first and last labels hang inside the chart: centred, they would be cut at its edges
+      var anchor = ticks > 1 && t === 0 ? "start" : ticks > 1 && t === ticks - 1 ? "end" : "middle";
+      svg.appendChild(s("text.axis-label", { x: px(idx), y: H - 8, "text-anchor": anchor }, timeLabel(x[idx], spanMs)));
     }
     if (kind === "line") drawLines(svg, series, x, px, py);
     else drawBars(svg, series, x, px, py, slot, stacked);

@@ -164,7 +164,9 @@
         TP.clear(result).appendChild(resultTable(body.columns, body.rows));
       }).catch(function (err) {
         status.textContent = "";
-        TP.clear(result).appendChild(errorBox(err));
+        // DuckDB points at the error with a caret under the statement: a fixed-width font keeps
+        // the caret under the character it means
+        TP.clear(result).appendChild(h("pre.error-box.sql-error", { role: "alert" }, err.message || String(err)));
       });
     }
     run();

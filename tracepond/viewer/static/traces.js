@@ -68,6 +68,11 @@
         if (err.status === 400) {
           filterError.textContent = err.message;
           filterInput.classList.add("invalid");
+          // the rows on screen answer the previous filter, not this one: they go
+          state.rows = []; state.hasMore = false;
+          TP.clear(tbody).appendChild(h("tr", null, h("td.empty", { colspan: COLUMNS.length },
+            "Fix the filter to see traces: " + err.message)));
+          drawPager();
         } else {
           filterError.textContent = "Could not load traces: " + err.message;
         }
@@ -202,7 +207,8 @@
       }).catch(function (err) {
         if (stopped) return;
         TP.clear(el).appendChild(h("div.page", null, h("div.error-box", null,
-          err.status === 404 ? "No trace with id " + traceId + "." : "Could not load trace: " + err.message),
+          // the API says why (no such trace, not a trace id, the store unreadable): show it
+          (err.status === 404 ? "No trace with id " + traceId + ": " : "Could not load trace: ") + err.message),
           h("a", { href: "#/traces" }, "← Back to traces")));
       });
     }
