@@ -29,7 +29,10 @@ from typing import Any
 
 import orjson
 
-from tracepond.conventions.secrets import REDACTED, is_secret_key, might_hold_secret, redact_text
+from tracepond.conventions.secrets import REDACTED as REDACTED
+from tracepond.conventions.secrets import is_secret_key as is_secret_key
+from tracepond.conventions.secrets import might_hold_secret
+from tracepond.conventions.secrets import redact_text as redact_text
 
 MAX_DEPTH = 48
 BYTES_PREVIEW = 32  # bytes shown (base64) of a bytes value
