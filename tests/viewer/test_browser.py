@@ -68,11 +68,11 @@ def write_big_trace(path: str, spans: int) -> str:
 
 
 @contextmanager
-def serving(store: SampleStore) -> Iterator[tuple[str, SampleStore]]:
-    """The viewer over `store`, served by uvicorn in a thread on a free port."""
+def serving(store: SampleStore, app: Any = None) -> Iterator[tuple[str, SampleStore]]:
+    """The viewer over `store` (or `app`), served by uvicorn in a thread on a free port."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(store.path), host="127.0.0.1", port=port, log_level="warning"
+        app or create_app(store.path), host="127.0.0.1", port=port, log_level="warning"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -418,23 +418,16 @@ fetch("{viewer}/v1/traces", {{method: "POST", mode: "no-cors", body: "{{}}",
 def test_a_page_on_another_site_cannot_reach_the_viewer(
     tmp_path: Path, page: Any, attacker_host: str
 ) -> None:
-    import http.server
-
-    from tests.viewer.test_ingest import free_port
-
     store = build_sample_store(str(tmp_path / "attacked.duckdb"))
     recorder = Recorder(create_app(store.path))
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(recorder, host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    viewer = f"http://127.0.0.1:{port}"
+    with serving(store, recorder) as (viewer, _):
+        attack(viewer, attacker_host, recorder, page)
+    assert tracepond_spans(store.path) == 7  # nothing was written by the attack
+
+
+def attack(viewer: str, attacker_host: str, recorder: Recorder, page: Any) -> None:
+    import http.server
+
     body = ATTACK_PAGE.format(viewer=viewer).encode()
 
     class Attacker(http.server.BaseHTTPRequestHandler):
@@ -468,9 +461,6 @@ def test_a_page_on_another_site_cannot_reach_the_viewer(
     finally:
         attacker.shutdown()
         attacker.server_close()
-        server.should_exit = True
-        thread.join(5)
-    assert tracepond_spans(store.path) == 7  # nothing was written by the attack
 
 
 def tracepond_spans(path: str) -> int:

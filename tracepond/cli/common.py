@@ -31,6 +31,18 @@ def store_option(func: F) -> F:
     )(func)
 
 
+def limit_option(default: int, what: str) -> Callable[[F], F]:
+    """``--limit`` / ``-n``: how many rows a listing shows (at least one, named as typed)."""
+    return click.option(
+        "--limit",
+        "-n",
+        default=default,
+        show_default=True,
+        type=click.IntRange(min=1),
+        help=f"How many {what} to list.",
+    )
+
+
 def resolve_store(store: str | None, *, must_exist: bool = True) -> str:
     """The store path a command uses; a missing local file is a one-line error."""
     # Settings read afresh: the environment (TRACEPOND_STORE) as it is now, then the default.

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from tracepond.cli.common import clear_errors, print_rows, resolve_store, store_option
+from tracepond.cli.common import clear_errors, limit_option, print_rows, resolve_store, store_option
 from tracepond.errors import NotFoundError
 
 
@@ -33,14 +33,7 @@ def _time(value: Any) -> str:
 @click.option("--experiment", "-e", "experiments", multiple=True, help="Only this experiment.")
 @click.option("--filter", "filter_", default=None, help='e.g. "metrics.accuracy > 0.9".')
 @click.option("--order-by", "order_by", multiple=True, help='e.g. "metrics.accuracy DESC".')
-@click.option(
-    "--limit",
-    "-n",
-    default=50,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="How many runs to list.",
-)
+@limit_option(50, "runs")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
 @clear_errors
 def runs(

@@ -6,20 +6,20 @@ from typing import Any
 
 import click
 
-from tracepond.cli.common import clear_errors, console, print_rows, resolve_store, store_option
+from tracepond.cli.common import (
+    clear_errors,
+    console,
+    limit_option,
+    print_rows,
+    resolve_store,
+    store_option,
+)
 from tracepond.display.numbers import format_cost, plural
 
 
 @click.command()
 @store_option
-@click.option(
-    "--limit",
-    "-n",
-    default=20,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="How many traces to list.",
-)
+@limit_option(20, "traces")
 @click.option(
     "--filter", "filter_", default=None, help="A search_traces filter, e.g. \"status = 'ERROR'\"."
 )
@@ -122,9 +122,7 @@ def print_traces_table(found: list[Any], store: str) -> None:
     if not found:
         click.echo(f"no traces in {store}")
         return
-    table = Table(
-        title=f"latest {plural(len(found), 'trace')} in {store}", title_justify="left"
-    )
+    table = Table(title=f"latest {plural(len(found), 'trace')} in {store}", title_justify="left")
     table.add_column("time", no_wrap=True)
     table.add_column("trace id", no_wrap=True, min_width=32)
     table.add_column("name", overflow="ellipsis", min_width=12, max_width=32)
