@@ -253,6 +253,9 @@ def test_sessions_and_sql_pages(served: tuple[str, SampleStore], page: Any) -> N
     page.click(".toolbar .btn.primary")
     wait_until(page, "document.querySelector('table.sql th')?.textContent === 'n'")
     assert page.locator("table.sql td").inner_text() == "4"
+    assert page.locator(".toolbar span.muted").first.inner_text().startswith("1 row ")
+    costs = page.evaluate("[0.00002, 0.0032, 0.5, 12.3].map(TP.fmt.cost)")
+    assert costs == ["$0.000020", "$0.0032", "$0.50", "$12.30"]  # as the CLI and the notebook
     assert (
         page.locator("a >> text=Download CSV").get_attribute("href").startswith("/api/sql.csv?sql=")
     )

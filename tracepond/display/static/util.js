@@ -86,6 +86,11 @@
     return String(Math.round(n * 100) / 100);
   }
 
+  // "1 trace", "3 traces": as tracepond/display/numbers.py plural()
+  function fmtPlural(n, noun, many) {
+    return fmtInt(n) + " " + (n === 1 ? noun : (many || noun + "s"));
+  }
+
   function fmtCost(usd) {
     if (usd === null || usd === undefined) return "–";
     if (usd === 0) return "$0";
@@ -205,7 +210,7 @@
   TP.s = s;
   TP.clear = clear;
   TP.fmt = {
-    duration: fmtDuration, int: fmtInt, compact: fmtCompact, cost: fmtCost,
+    duration: fmtDuration, int: fmtInt, compact: fmtCompact, cost: fmtCost, plural: fmtPlural,
     time: fmtTime, relative: fmtRelative, parseTime: parseTime
   };
   TP.statusBadge = statusBadge;

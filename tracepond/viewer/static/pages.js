@@ -85,7 +85,7 @@
       TP.clear(el).appendChild(h("div.page.narrow", null,
         h("div.crumbs", null, h("a", { href: "#/sessions" }, "← Sessions")),
         h("div.page-head", null, h("h1", null, "Session ", h("code", null, sessionId)),
-          h("span.muted", null, fmt.int(body.traces.length) + " traces")),
+          h("span.muted", null, fmt.plural(body.traces.length, "trace"))),
         body.traces.length ? chat : h("div.empty", null, "No traces in this session.")));
     }).catch(function (err) { TP.clear(el).appendChild(errorBox(err)); });
   }
@@ -159,7 +159,7 @@
       status.textContent = "Running…";
       TP.api("/api/sql", { method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
         body: JSON.stringify({ sql: sql }) }).then(function (body) {
-        status.textContent = fmt.int(body.row_count) + " rows" + (body.truncated ? " (first " + fmt.int(body.rows.length) + " shown)" : "") +
+        status.textContent = fmt.plural(body.row_count, "row") + (body.truncated ? " (first " + fmt.int(body.rows.length) + " shown)" : "") +
           " · " + fmt.duration(body.elapsed_ms);
         TP.clear(result).appendChild(resultTable(body.columns, body.rows));
       }).catch(function (err) {

@@ -84,7 +84,7 @@
       var asked = state.filter + "|" + state.range;
       summary.textContent = "";
       TP.api("/api/traces/count" + TP.query({ filter: state.filter, range: state.range })).then(function (body) {
-        if (asked === state.filter + "|" + state.range) summary.textContent = fmt.int(body.total) + " traces";
+        if (asked === state.filter + "|" + state.range) summary.textContent = fmt.plural(body.total, "trace");
       }).catch(function () { /* the page is shown; the count is a nicety */ });
     }
 
