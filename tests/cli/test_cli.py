@@ -96,6 +96,10 @@ def test_demo_rate_limit_names_the_model_of_its_span(demo_store: tuple[Path, str
         "SELECT count(*) FROM traces WHERE status = 'OK' AND error_count = 1", store=store
     ).fetchall()
     assert failed == 1  # the trace recovered, and says it had a failed step
+    from tracepond import search_traces
+
+    recovered = search_traces(filter="status = 'OK' AND error_count > 0", store=store)
+    assert [t.info.error_count for t in recovered] == [1]  # the filter language knows it too
 
 
 def test_demo_retrieval_returns_the_related_article(demo_store: tuple[Path, str]) -> None:

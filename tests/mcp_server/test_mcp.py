@@ -203,7 +203,7 @@ async def test_sql_that_writes_or_escapes_is_refused_and_the_store_is_unchanged(
         for statement in REFUSED_SQL:
             refused = await client.call_tool("sql", {"query": statement})
             assert refused.is_error, (statement, _text(refused))
-            assert "tracepond.sql()" in _text(refused), (statement, _text(refused))
+            assert "SQL over the store" in _text(refused), (statement, _text(refused))
             assert _json(await client.call_tool("sql", {"query": "SELECT 1 AS one"}))["rows"] == [
                 [1]
             ]

@@ -73,12 +73,14 @@ def test_a_trace_is_rolled_up_from_its_spans(pipeline: Pipeline) -> None:
     )
     spans = _rows(
         pipeline.store,
-        "SELECT name, span_type, provider, model, input_tokens, kind, status FROM spans ORDER BY start_time",
+        "SELECT name, span_type, provider, model, response_model, input_tokens, kind, status "
+        "FROM spans ORDER BY start_time",
     )
-    assert spans == [
-        ("answer", "CHAIN", None, None, None, "INTERNAL", "OK"),
-        ("chat gpt-4o-mini", "CHAT_MODEL", "openai", "gpt-4o-mini-2024", 10, "INTERNAL", "UNSET"),
-        ("chat gpt-4o", "CHAT_MODEL", "openai", "gpt-4o-2024", 7, "INTERNAL", "UNSET"),
+    assert spans == [  # model: what was asked for; response_model: what answered
+        ("answer", "CHAIN", None, None, None, None, "INTERNAL", "OK"),
+        ("chat gpt-4o-mini", "CHAT_MODEL", "openai", "gpt-4o-mini", "gpt-4o-mini-2024", 10)
+        + ("INTERNAL", "UNSET"),
+        ("chat gpt-4o", "CHAT_MODEL", "openai", "gpt-4o", "gpt-4o-2024", 7, "INTERNAL", "UNSET"),
     ]
     (attributes,) = _rows(
         pipeline.store, "SELECT attributes FROM spans WHERE name = 'chat gpt-4o'"

@@ -43,8 +43,8 @@ def test_the_prompts_list_and_a_prompts_versions(
     versions = page.locator("table.prompt-versions tbody tr.row")
     assert versions.count() == 2
     newest = versions.nth(0).inner_text()
-    assert "v2" in newest and "kinder" in newest and "$0.0600" in newest and "$0.0300" in newest
-    assert "$0.0100" in versions.nth(1).inner_text()
+    assert "v2" in newest and "kinder" in newest and "$0.060" in newest and "$0.030" in newest
+    assert "$0.010" in versions.nth(1).inner_text()
     assert "Be kind and brief." in page.locator(".prompt-template").inner_text()
     assert "temperature" in page.locator(".prompt-version .facts").inner_text()
     versions.nth(0).locator("a.trace-filter").click()  # v2's 2 traces, in the trace list
@@ -72,7 +72,7 @@ def test_a_versions_traces_lead_to_the_trace_that_names_the_prompt(
     page.goto(url + "/#/prompts/support?version=1")
     page.wait_for_selector("table.prompt-traces tbody tr")
     rows = page.locator("table.prompt-traces tbody tr")
-    assert rows.count() == 1 and "$0.0100" in rows.nth(0).inner_text()
+    assert rows.count() == 1 and "$0.010" in rows.nth(0).inner_text()
     assert page.locator("table.prompt-versions tr.selected").get_attribute("data-version") == "1"
     page.wait_for_selector(".diff-line.added")  # the oldest version is compared with the next
     assert page.locator(".diff-line.removed").all_inner_texts() == ["−Be brief."]
