@@ -78,8 +78,16 @@ def test_a_trace_is_rolled_up_from_its_spans(pipeline: Pipeline) -> None:
     )
     assert spans == [  # model: what was asked for; response_model: what answered
         ("answer", "CHAIN", None, None, None, None, "INTERNAL", "OK"),
-        ("chat gpt-4o-mini", "CHAT_MODEL", "openai", "gpt-4o-mini", "gpt-4o-mini-2024", 10)
-        + ("INTERNAL", "UNSET"),
+        (
+            "chat gpt-4o-mini",
+            "CHAT_MODEL",
+            "openai",
+            "gpt-4o-mini",
+            "gpt-4o-mini-2024",
+            10,
+            "INTERNAL",
+            "UNSET",
+        ),
         ("chat gpt-4o", "CHAT_MODEL", "openai", "gpt-4o", "gpt-4o-2024", 7, "INTERNAL", "UNSET"),
     ]
     (attributes,) = _rows(
