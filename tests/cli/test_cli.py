@@ -145,7 +145,10 @@ def test_demo_store_holds_the_app_steps_and_llm_calls(demo_store: tuple[Path, st
     store = str(workdir / "tracepond.duckdb")
     from tracepond import sql
 
-    conversation = "trace_id IN (SELECT trace_id FROM traces WHERE run_id IS NULL)"
+    conversation = (  # the conversation's run, not the evaluation's
+        "trace_id IN (SELECT trace_id FROM traces WHERE run_id = "
+        "(SELECT run_id FROM runs WHERE name = 'demo conversation'))"
+    )
     kinds = dict(
         sql(
             f"SELECT span_type, count(*) FROM spans WHERE {conversation} GROUP BY span_type",
@@ -161,7 +164,7 @@ def test_demo_store_holds_the_app_steps_and_llm_calls(demo_store: tuple[Path, st
     assert errors[0][0] == "embeddings text-embedding-3-small"
     sessions = sql(
         "SELECT DISTINCT session_id, user_id FROM traces WHERE session_id IS NOT NULL "
-        "AND run_id IS NULL",
+        "AND run_id = (SELECT run_id FROM runs WHERE name = 'demo conversation')",
         store=store,
     ).fetchall()
     assert sessions == [("demo-session-1", "ana")]
@@ -204,7 +207,10 @@ def test_show_prints_the_span_tree(demo_store: tuple[Path, str]) -> None:
 
 def test_sql_table_csv_and_json(demo_store: tuple[Path, str]) -> None:
     store = str(demo_store[0] / "tracepond.duckdb")
-    query = "SELECT name, span_count FROM traces WHERE run_id IS NULL ORDER BY name"
+    query = (
+        "SELECT name, span_count FROM traces WHERE "
+        "run_id = (SELECT run_id FROM runs WHERE name = 'demo conversation') ORDER BY name"
+    )
     table = invoke("sql", query, "--store", store)
     assert table.exit_code == 0 and "(4 rows)" in table.output
     rows = list(csv.reader(io.StringIO(invoke("sql", query, "--store", store, "--csv").output)))
