@@ -344,6 +344,28 @@ def test_sql_refuses_what_is_not_a_read(store: str, statement: str, reason: str)
     assert tracepond.sql("SELECT count(*) FROM traces", store=store).fetchall() == [(6,)]
 
 
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE TEMP VIEW traces AS SELECT * FROM main.traces WHERE false",
+        "CREATE TEMP MACRO lower(x) AS 'shadowed'",
+        "CREATE TEMP TABLE spans AS SELECT 1 AS nothing",
+        "SET search_path = 'temp'",
+        "BEGIN TRANSACTION",
+    ],
+)
+def test_no_query_leaves_state_for_the_next(store: str, statement: str) -> None:
+    before = file_digest(store)
+    try:
+        tracepond.sql(statement, store=store)
+    except QueryError:
+        pass  # refused is as good as forgotten; what matters is the next query
+    assert tracepond.sql("SELECT count(*) FROM traces", store=store).fetchall() == [(6,)]
+    assert tracepond.sql("SELECT lower('ABC')", store=store).fetchall() == [("abc",)]
+    assert len(tracepond.search_traces(store=store, max_results=100)) == 6
+    assert file_digest(store) == before
+
+
 def test_bad_sql_is_a_query_error(store: str) -> None:
     with pytest.raises(QueryError, match="nosuch"):
         tracepond.sql("SELECT * FROM nosuch", store=store)

@@ -129,7 +129,9 @@ def sql(
         isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0
     ):
         raise QueryError(f"max_rows must be a non-negative integer, not {max_rows!r}")
-    with read_connection(store) as conn:
+    with read_connection(store) as shared, shared.cursor() as conn:
+        # A cursor of its own: a TEMP view or macro, a SET or a BEGIN lives in this cursor's
+        # session and ends with it, so no query leaves state for the next (search_traces...).
         running = threading.Lock()  # held while this query runs: a late timer interrupts nothing
         running.acquire()
 
