@@ -30,7 +30,7 @@ from opentelemetry.trace import SpanKind
 from tracepond.store.query import sql
 from tracepond.testing import FakeOpenAIServer
 
-COLUMNS = "name, span_type, provider, model, input_tokens, output_tokens, inputs, outputs"
+COLUMNS = "name, span_type, provider, model, response_model, input_tokens, output_tokens, inputs, outputs"
 
 
 def exporting_provider(url: str, service: str) -> TracerProvider:
@@ -173,7 +173,9 @@ def test_pre_1_36_gen_ai_names(viewer: tuple[str, str]) -> None:
     found = rows(store)
     (indexed,) = found["openai.chat"]
     assert indexed["span_type"] == "CHAT_MODEL" and indexed["provider"] == "openai"
-    assert indexed["model"] == "gpt-4o-mini-2024-07-18"
+    # spans.model is what the caller asked for, spans.response_model what the provider answered
+    assert indexed["model"] == "gpt-4o-mini"
+    assert indexed["response_model"] == "gpt-4o-mini-2024-07-18"
     assert (indexed["input_tokens"], indexed["output_tokens"]) == (12, 4)
     assert indexed["inputs"] == [
         {"role": "system", "content": "be brief"},
