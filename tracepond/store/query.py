@@ -9,6 +9,7 @@ configured store).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -21,7 +22,7 @@ import orjson
 
 from tracepond.errors import QueryError
 from tracepond.store.assessments import Assessment, read_assessments
-from tracepond.store.connection import read_connection
+from tracepond.store.connection import is_lake, read_connection, resolve_store
 from tracepond.store.filter import compile_filter, compile_order_by, uses_spans
 from tracepond.store.trace import Span, SpanEvent, Trace, TraceInfo, TraceList, span_tree
 
@@ -129,9 +130,8 @@ def sql(
         isinstance(max_rows, bool) or not isinstance(max_rows, int) or max_rows < 0
     ):
         raise QueryError(f"max_rows must be a non-negative integer, not {max_rows!r}")
-    with read_connection(store) as shared, shared.cursor() as conn:
-        # A cursor of its own: a TEMP view or macro, a SET or a BEGIN lives in this cursor's
-        # session and ends with it, so no query leaves state for the next (search_traces...).
+    path = resolve_store(store)
+    with read_connection(path) as shared, _own_session(shared, path) as conn:
         running = threading.Lock()  # held while this query runs: a late timer interrupts nothing
         running.acquire()
 
@@ -153,6 +153,14 @@ def sql(
         finally:
             running.release()
             timer.cancel()
+
+
+def _own_session(shared: duckdb.DuckDBPyConnection, path: str) -> Any:
+    """A cursor of its own for a user's query: a TEMP view or macro, a SET or a BEGIN lives in
+    the cursor's session and ends with it, so no query leaves state for the next. A Parquet
+    lake's tables are registered on its own connection, which a cursor would not see, so a
+    lake's query runs on that connection (isolating it too is left for the store service)."""
+    return contextlib.nullcontext(shared) if is_lake(path) else shared.cursor()
 
 
 def _check_one_statement(conn: duckdb.DuckDBPyConnection, query: str) -> None:
